@@ -1,0 +1,338 @@
+//! The command line: `serve`, `check-config`, `send-sample`, `events list`, `migrate`.
+//!
+//! Every command reads the same `bot.toml` (`--config`, default `./bot.toml`)
+//! through the same validation. Errors are printed with their whole cause
+//! chain and a non-zero exit code.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config, DEFAULT_ACCOUNT, LoadError};
+use crate::store;
+use crate::stripe::{sample, signature};
+use crate::telemetry::{self, LogFormat};
+
+/// Stripe webhook events as rich, interactive Slack, Discord and Telegram messages.
+#[derive(Debug, Parser)]
+#[command(name = "stripe-chatops", version, about)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(
+        long,
+        global = true,
+        default_value = "./bot.toml",
+        env = "STRIPE_CHATOPS_CONFIG"
+    )]
+    pub config: PathBuf,
+    /// Log line format (logs go to stderr).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service: receive Stripe webhooks and store them.
+    Serve,
+    /// Validate the configuration; print every error with its key and line.
+    CheckConfig,
+    /// Build a realistic sample event, sign it like Stripe, POST it, print the status.
+    SendSample {
+        /// Event type, e.g. invoice.payment_failed (`list` prints all types).
+        event_type: String,
+        /// Where to post; defaults to this config's own listener.
+        #[arg(long)]
+        url: Option<String>,
+        /// Sign with this account's secret and post to its endpoint.
+        #[arg(long, default_value = DEFAULT_ACCOUNT)]
+        account: String,
+        /// Mark the sample as a live-mode event.
+        #[arg(long)]
+        live: bool,
+    },
+    /// Inspect stored events.
+    Events {
+        /// What to do with events.
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+    /// Create or update the database schema, then exit.
+    Migrate,
+}
+
+/// `events` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// The most recently received events, newest first.
+    List {
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Parses the command line, runs the command, and returns the exit code.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(execute(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {}", telemetry::chain(error.as_ref()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::CheckConfig => Ok(check_config(&cli.config)),
+        Command::Serve => {
+            serve(load(&cli.config)?).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::SendSample {
+            event_type,
+            url,
+            account,
+            live,
+        } => send_sample(&load(&cli.config)?, &event_type, url, &account, live).await,
+        Command::Events {
+            command: EventsCommand::List { limit, json },
+        } => {
+            list_events(&load(&cli.config)?, limit, json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let config = load(&cli.config)?;
+            let store = store::open(&config.storage.url, 1).await?;
+            println!(
+                "{} schema is up to date ({})",
+                store.backend(),
+                redacted_url(&config.storage.url)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn load(path: &Path) -> anyhow::Result<Config> {
+    Ok(config::load(path)?)
+}
+
+fn check_config(path: &Path) -> ExitCode {
+    match config::load(path) {
+        Ok(config) => {
+            let accounts: Vec<String> = config
+                .stripe
+                .endpoints
+                .values()
+                .map(|e| {
+                    format!(
+                        "{} ({} secret{})",
+                        e.account,
+                        e.secrets.len(),
+                        if e.secrets.len() == 1 { "" } else { "s" }
+                    )
+                })
+                .collect();
+            println!("{}: OK", path.display());
+            println!("  listen:   {}", config.server.listen);
+            println!("  storage:  {}", redacted_url(&config.storage.url));
+            println!("  accounts: {}", accounts.join(", "));
+            ExitCode::SUCCESS
+        }
+        Err(LoadError::Invalid { path, errors }) => {
+            eprintln!(
+                "{}: {} error{}",
+                path.display(),
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            );
+            for error in errors {
+                eprintln!("  {error}");
+            }
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A storage URL without its password, for printing.
+fn redacted_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => {
+                    format!("{}{user}:[redacted]{}", &url[..scheme_end + 3], &url[at..])
+                }
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.server.listen;
+    let accounts: Vec<String> = config.stripe.endpoints.keys().cloned().collect();
+    let state = crate::build_state(config)
+        .await
+        .context("cannot open the event store")?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(
+        listen = %listener.local_addr()?,
+        store = state.store.backend(),
+        accounts = ?accounts,
+        "stripe-chatops ready: POST /webhooks/stripe"
+    );
+    crate::run(listener, state, crate::shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn send_sample(
+    config: &Config,
+    event_type: &str,
+    url: Option<String>,
+    account: &str,
+    live: bool,
+) -> anyhow::Result<ExitCode> {
+    if event_type == "list" {
+        for event_type in sample::SAMPLE_TYPES {
+            println!("{event_type}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(endpoint) = config.endpoint(account) else {
+        bail!("no account {account:?} in the config");
+    };
+    let Some(secret) = endpoint.secrets.first() else {
+        bail!("account {account:?} has no webhook secret to sign with");
+    };
+    let now = chrono::Utc::now().timestamp();
+    let Some(mut event) = sample::sample_event(event_type, now) else {
+        bail!(
+            "no sample for {event_type:?}; known types:\n  {}",
+            sample::SAMPLE_TYPES.join("\n  ")
+        );
+    };
+    event["livemode"] = serde_json::Value::Bool(live);
+    let body = serde_json::to_vec(&event)?;
+    let header = signature::sign(&body, &[secret], now);
+    let url = url.unwrap_or_else(|| default_url(config, account));
+    let response = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/json; charset=utf-8")
+        .header("stripe-signature", header)
+        .body(body)
+        .send()
+        .await
+        .with_context(|| format!("cannot POST to {url}"))?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    println!(
+        "{} {} → {status} {}",
+        event["id"].as_str().unwrap_or(""),
+        event_type,
+        text.trim()
+    );
+    Ok(if status.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn default_url(config: &Config, account: &str) -> String {
+    let mut address = config.server.listen;
+    if address.ip().is_unspecified() {
+        address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    if account == DEFAULT_ACCOUNT {
+        format!("http://{address}/webhooks/stripe")
+    } else {
+        format!("http://{address}/webhooks/stripe/{account}")
+    }
+}
+
+async fn list_events(config: &Config, limit: u32, json: bool) -> anyhow::Result<()> {
+    let store = store::open(&config.storage.url, 1).await?;
+    let events = store.recent_events(limit).await?;
+    for stored in events {
+        let event = &stored.event;
+        let received = chrono::DateTime::from_timestamp_millis(event.received_at_ms)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .unwrap_or_default();
+        if json {
+            let line = serde_json::json!({
+                "seq": stored.seq,
+                "id": event.event_id,
+                "type": event.event_type,
+                "livemode": event.livemode,
+                "account": event.account,
+                "connect_account": event.connect_account,
+                "api_version": event.api_version,
+                "created": event.created,
+                "received_at": received,
+                "routed": stored.routed_at_ms.is_some(),
+            });
+            println!("{line}");
+        } else {
+            println!(
+                "{received}  {:<10} {:<4} {:<40} {}",
+                event.account,
+                if event.livemode { "live" } else { "test" },
+                event.event_type,
+                event.event_id
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_urls_never_print_passwords() {
+        assert_eq!(
+            redacted_url("postgres://bot:hunter2@db:5432/x"),
+            "postgres://bot:[redacted]@db:5432/x"
+        );
+        assert_eq!(redacted_url("postgres://bot@db/x"), "postgres://bot@db/x");
+        assert_eq!(redacted_url("sqlite://./data/x.db"), "sqlite://./data/x.db");
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,199 @@
+//! Table tests for loading and validating `bot.toml`.
+
+use super::*;
+
+const SECRET: &str = "whsec_0123456789abcdef";
+
+fn no_env() -> Environment {
+    Environment::fixed([])
+}
+
+fn errors_of(text: &str) -> Vec<String> {
+    match load_str(text, &no_env()) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn the_shipped_example_parses_and_validates() {
+    let text = include_str!("../../bot.toml.example");
+    let config = load_str(text, &no_env()).unwrap_or_else(|errors| {
+        panic!("bot.toml.example is invalid: {errors:#?}");
+    });
+    assert!(config.endpoint(DEFAULT_ACCOUNT).is_some());
+    assert!(config.storage.url.starts_with("sqlite:"));
+}
+
+#[test]
+fn minimal_config_gets_documented_defaults() {
+    let config = load_str(
+        &format!("[stripe]\nwebhook_secrets = [\"{SECRET}\"]\n"),
+        &no_env(),
+    )
+    .unwrap();
+    assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(config.server.max_body_bytes, 512 * 1024);
+    assert_eq!(config.storage.url, "sqlite://./data/stripe-chatops.db");
+    let endpoint = config.endpoint(DEFAULT_ACCOUNT).unwrap();
+    assert_eq!(endpoint.tolerance, Duration::from_secs(300));
+    assert_eq!(endpoint.secrets.len(), 1);
+}
+
+#[test]
+fn every_error_is_reported_with_its_path_and_line() {
+    let text = format!(
+        "[server]\nlisten = \"not an address\"\nlisen = 1\n\n[storage]\nurl = \"mysql://x\"\n\n[stripe]\nwebhook_secrets = [\"{SECRET}\", \"sk_live_oops\"]\ntolerance = \"0s\"\n\n[stripe.accounts.eu]\ncolour = \"red\"\n"
+    );
+    let errors = errors_of(&text);
+    let expected = [
+        "server.listen (line 2): \"not an address\" is not an address and port, e.g. \"127.0.0.1:8080\"",
+        "server.lisen (line 3): unknown key (check its spelling and the section it is in)",
+        "storage.url (line 6): must start with \"sqlite:\" (embedded) or \"postgres://\"",
+        "stripe.webhook_secrets[1] (line 9): is not a Stripe webhook signing secret (those start with \"whsec_\"); the value is not shown",
+        "stripe.tolerance (line 10): must be greater than 0, e.g. \"5m\"",
+        "stripe.accounts.eu (line 12): no webhook signing secret",
+        "stripe.accounts.eu.colour (line 13): unknown key (check its spelling and the section it is in)",
+    ];
+    assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+    for (error, expected) in errors.iter().zip(expected) {
+        if expected.contains("no webhook signing secret") {
+            assert!(
+                error.starts_with(
+                    "stripe.accounts.eu.webhook_secrets (line 12): no webhook signing secret"
+                ),
+                "{error}"
+            );
+        } else {
+            assert_eq!(error, expected);
+        }
+    }
+}
+
+#[test]
+fn errors_never_contain_secret_values() {
+    let text = "[stripe]\nwebhook_secrets = [\"not-a-secret-but-private-123\"]\n";
+    let errors = errors_of(text);
+    assert_eq!(errors.len(), 1);
+    assert!(
+        !errors[0].contains("not-a-secret-but-private-123"),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn type_errors_name_the_key_and_line() {
+    let text =
+        format!("[server]\nmax_body_bytes = \"big\"\n[stripe]\nwebhook_secrets = [\"{SECRET}\"]\n");
+    let errors = errors_of(&text);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].starts_with("server.max_body_bytes (line 2): invalid type"),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn syntax_errors_give_a_line() {
+    let errors = errors_of("[server\nlisten = 1\n");
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].contains("(line 1)"), "{}", errors[0]);
+}
+
+#[test]
+fn secrets_come_from_env_and_file_and_are_merged() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secrets");
+    std::fs::write(
+        &file,
+        "# old one, remove after 2026-12-01\nwhsec_fromfile1\n",
+    )
+    .unwrap();
+    let text = format!(
+        "[stripe]\nwebhook_secrets = [\"{SECRET}\"]\nwebhook_secrets_env = \"HOOK_SECRETS\"\nwebhook_secrets_file = {:?}\napi_key_env = \"STRIPE_KEY\"\n",
+        file.display().to_string()
+    );
+    let env = Environment::fixed([
+        (
+            "HOOK_SECRETS".to_owned(),
+            "whsec_fromenv1,whsec_fromenv2".to_owned(),
+        ),
+        ("STRIPE_KEY".to_owned(), "sk_test_abc".to_owned()),
+    ]);
+    let config = load_str(&text, &env).unwrap();
+    let endpoint = config.endpoint(DEFAULT_ACCOUNT).unwrap();
+    let raw: Vec<&str> = endpoint.secrets.iter().map(Secret::expose).collect();
+    assert_eq!(
+        raw,
+        [
+            SECRET,
+            "whsec_fromenv1",
+            "whsec_fromenv2",
+            "whsec_fromfile1"
+        ]
+    );
+    assert_eq!(
+        endpoint.api_key.as_ref().map(Secret::expose),
+        Some("sk_test_abc")
+    );
+    assert!(!format!("{config:?}").contains("whsec_fromenv1"));
+}
+
+#[test]
+fn missing_env_and_file_sources_are_errors() {
+    let text = "[stripe]\nwebhook_secrets_env = \"NOPE\"\nwebhook_secrets_file = \"/nonexistent/secrets\"\n";
+    let errors = errors_of(text);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(
+        errors[0].starts_with(
+            "stripe.webhook_secrets_env (line 2): environment variable NOPE is not set"
+        )
+    );
+    assert!(
+        errors[1]
+            .starts_with("stripe.webhook_secrets_file (line 3): cannot read /nonexistent/secrets")
+    );
+}
+
+#[test]
+fn accounts_get_their_own_endpoint_and_inherit_tolerance() {
+    let text = format!(
+        "[stripe]\nwebhook_secrets = [\"{SECRET}\"]\ntolerance = \"2m\"\n[stripe.accounts.eu-platform]\ndisplay_name = \"EU\"\nwebhook_secrets = [\"whsec_eu_0123456\"]\n"
+    );
+    let config = load_str(&text, &no_env()).unwrap();
+    let eu = config.endpoint("eu-platform").unwrap();
+    assert_eq!(eu.display_name, "EU");
+    assert_eq!(eu.tolerance, Duration::from_secs(120));
+    assert_eq!(eu.secrets[0].expose(), "whsec_eu_0123456");
+}
+
+#[test]
+fn bad_account_names_are_refused() {
+    for (name, message) in [
+        ("\"default\"", "taken by the root endpoint"),
+        ("\"eu/west\"", "only letters, digits"),
+    ] {
+        let text = format!(
+            "[stripe]\nwebhook_secrets = [\"{SECRET}\"]\n[stripe.accounts.{name}]\nwebhook_secrets = [\"{SECRET}\"]\n"
+        );
+        let errors = errors_of(&text);
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert!(errors[0].contains(message), "{}", errors[0]);
+    }
+}
+
+#[test]
+fn api_key_sources_are_exclusive() {
+    let text = format!(
+        "[stripe]\nwebhook_secrets = [\"{SECRET}\"]\napi_key = \"sk_test_x\"\napi_key_file = \"/x\"\n"
+    );
+    let errors = errors_of(&text);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("give only one of api_key")),
+        "{errors:#?}"
+    );
+}

@@ -1,0 +1,142 @@
+//! `GET /metrics`: Prometheus text exposition of what the service did.
+//!
+//! Labels stay bounded: the account label only takes configured account
+//! names (an unknown path is counted as `unknown`), and event types are
+//! Stripe's own finite set.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use super::AppState;
+
+type Labels = Vec<(&'static str, String)>;
+
+/// Every metric the service exports.
+pub struct Metrics {
+    registry: Registry,
+    events: Family<Labels, Counter>,
+    rejections: Family<Labels, Counter>,
+    signature_failures: Family<Labels, Counter>,
+    request_duration: Family<Labels, Histogram, fn() -> Histogram>,
+}
+
+fn latency_histogram() -> Histogram {
+    // 100 µs … ~1.6 s, doubling.
+    Histogram::new(exponential_buckets(0.0001, 2.0, 15))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("stripe_chatops");
+        let events = Family::<Labels, Counter>::default();
+        registry.register(
+            "webhook_events",
+            "Verified Stripe events received, by account, event type and outcome (stored or duplicate)",
+            events.clone(),
+        );
+        let rejections = Family::<Labels, Counter>::default();
+        registry.register(
+            "webhook_rejections",
+            "Webhook requests refused, by account and reason",
+            rejections.clone(),
+        );
+        let signature_failures = Family::<Labels, Counter>::default();
+        registry.register(
+            "webhook_signature_failures",
+            "Webhook requests whose Stripe-Signature was missing, malformed, wrong or stale, by account",
+            signature_failures.clone(),
+        );
+        let request_duration =
+            Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency, by route and status",
+            request_duration.clone(),
+        );
+        Self {
+            registry,
+            events,
+            rejections,
+            signature_failures,
+            request_duration,
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts a verified event.
+    pub fn event(&self, account: &str, event_type: &str, outcome: &'static str) {
+        self.events
+            .get_or_create(&vec![
+                ("account", account.to_owned()),
+                ("event_type", event_type.to_owned()),
+                ("outcome", outcome.to_owned()),
+            ])
+            .inc();
+    }
+
+    /// Counts a refused request; signature problems are also counted as signature failures.
+    pub fn rejection(&self, account: &str, reason: &'static str, signature_failure: bool) {
+        self.rejections
+            .get_or_create(&vec![
+                ("account", account.to_owned()),
+                ("reason", reason.to_owned()),
+            ])
+            .inc();
+        if signature_failure {
+            self.signature_failures
+                .get_or_create(&vec![("account", account.to_owned())])
+                .inc();
+        }
+    }
+
+    fn observe(&self, route: String, status: StatusCode, elapsed: Duration) {
+        self.request_duration
+            .get_or_create(&vec![
+                ("route", route),
+                ("status", status.as_u16().to_string()),
+            ])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The exposition text.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        encode(&mut text, &self.registry).expect("writing to a String cannot fail");
+        text
+    }
+}
+
+/// Middleware: times every request under its route template (never the raw path).
+pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    metrics.observe(route, response.status(), started.elapsed());
+    response
+}
+
+/// `GET /metrics`.
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}

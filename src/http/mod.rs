@@ -1,0 +1,70 @@
+//! The HTTP surface: Stripe webhooks, health, readiness and metrics.
+//!
+//! [`router`] builds the axum app from an [`AppState`]; [`serve`] runs it on
+//! a listener the caller bound (port 0 in tests) until the caller's shutdown
+//! future resolves, then stops accepting and lets in-flight requests finish.
+
+pub mod health;
+pub mod metrics;
+pub mod webhook;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::store::Store;
+
+pub use metrics::Metrics;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The validated configuration.
+    pub config: Arc<Config>,
+    /// The event store.
+    pub store: Arc<dyn Store>,
+    /// Counters and histograms.
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// Bundles the parts.
+    pub fn new(config: Arc<Config>, store: Arc<dyn Store>) -> Self {
+        Self {
+            config,
+            store,
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+}
+
+/// The application's routes.
+pub fn router(state: AppState) -> Router {
+    let metrics = state.metrics.clone();
+    Router::new()
+        .route("/webhooks/stripe", post(webhook::default_account))
+        .route("/webhooks/stripe/{account}", post(webhook::named_account))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            metrics::track,
+        ))
+        .with_state(state)
+}
+
+/// Serves `router(state)` on `listener` until `shutdown` resolves, then drains.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

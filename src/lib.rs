@@ -1,0 +1,70 @@
+//! stripe-chatops: Stripe webhook events as rich, interactive chat messages.
+//!
+//! # Layout
+//! - [`cli`]: the `stripe-chatops` commands (`serve`, `check-config`, `send-sample`,
+//!   `events list`, `migrate`).
+//! - [`config`]: `bot.toml` — typed, validated with every error and its key path; secrets.
+//! - [`http`]: the axum router — Stripe webhooks, `/healthz`, `/readyz`, `/metrics`.
+//! - [`stripe`]: signature verification and signing, the event envelope, sample events.
+//! - [`store`]: the `Store` trait with SQLite (embedded, group commit) and PostgreSQL.
+//! - [`telemetry`]: structured logging.
+//!
+//! # Data flow
+//! `POST /webhooks/stripe[/{account}]` → verify `Stripe-Signature` on the raw
+//! bytes → parse the envelope → insert once per (account, event id) → commit
+//! → 2xx. Nothing else runs on the request path.
+
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod store;
+pub mod stripe;
+pub mod telemetry;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+pub use config::Config;
+pub use http::AppState;
+
+/// Opens the store (migrating it) and builds the shared state for a config.
+pub async fn build_state(config: Config) -> Result<AppState, store::StoreError> {
+    let store = store::open(&config.storage.url, config.storage.max_connections).await?;
+    Ok(AppState::new(Arc::new(config), store))
+}
+
+/// Runs the service on `listener` until `shutdown` resolves, then finishes in-flight requests.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    http::serve(listener, state, shutdown).await
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested: no new connections, finishing requests in flight");
+}

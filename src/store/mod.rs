@@ -1,0 +1,130 @@
+//! The event store: one [`Store`] trait, two backends.
+//!
+//! SQLite ([`sqlite`], WAL, the embedded default) needs no set-up; PostgreSQL
+//! ([`postgres`]) serves several replicas. Both run the same test suite.
+//! Events are deduplicated on `(account, event id)`: Stripe delivers at least
+//! once, and a duplicate must be acknowledged but stored only once. The raw
+//! payload is kept, because routing, rendering and replay start from it.
+
+pub mod migrations;
+pub mod postgres;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+/// An event about to be stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    /// The endpoint's account name (`default` or `[stripe.accounts.NAME]`).
+    pub account: String,
+    /// Stripe's event id.
+    pub event_id: String,
+    /// Stripe's event type.
+    pub event_type: String,
+    /// False for test mode.
+    pub livemode: bool,
+    /// The connected account the event came from (Connect), if any.
+    pub connect_account: Option<String>,
+    /// The API version of the payload.
+    pub api_version: Option<String>,
+    /// When Stripe created the event, Unix seconds.
+    pub created: i64,
+    /// When we received it, Unix milliseconds.
+    pub received_at_ms: i64,
+    /// The raw, verified body, exactly as Stripe sent it.
+    pub payload: String,
+}
+
+/// A stored event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// Store-wide insertion order.
+    pub seq: i64,
+    /// The event as it was inserted.
+    pub event: NewEvent,
+    /// When the pipeline routed it, Unix milliseconds.
+    pub routed_at_ms: Option<i64>,
+}
+
+/// What [`Store::insert_event`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    /// The event is new and is now committed.
+    New {
+        /// Its sequence number.
+        seq: i64,
+    },
+    /// The same (account, event id) was already stored; nothing changed.
+    Duplicate,
+}
+
+/// A store failure. The message names the operation; the cause is kept as source.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed.
+    #[error("database error while {operation}")]
+    Database {
+        /// What was being done.
+        operation: &'static str,
+        /// The driver error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// Schema migration failed.
+    #[error("database migration failed")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    /// The storage URL cannot be used.
+    #[error("storage url: {0}")]
+    Url(String),
+    /// The SQLite writer stopped (the process is shutting down).
+    #[error("the event writer has stopped")]
+    WriterGone,
+}
+
+impl StoreError {
+    fn db(operation: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
+        move |source| Self::Database { operation, source }
+    }
+}
+
+/// Persistent storage of events (and, in later stages, deliveries and audit rows).
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores an event once. Returns only after the row is durably committed.
+    async fn insert_event(&self, event: NewEvent) -> Result<Inserted, StoreError>;
+
+    /// The most recently received events, newest first.
+    async fn recent_events(&self, limit: u32) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// One event by account and id.
+    async fn event(&self, account: &str, event_id: &str)
+    -> Result<Option<StoredEvent>, StoreError>;
+
+    /// How many events are stored.
+    async fn count_events(&self) -> Result<u64, StoreError>;
+
+    /// Checks that the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Which backend this is, for logs.
+    fn backend(&self) -> &'static str;
+}
+
+/// Opens the store named by a storage URL and brings its schema up to date.
+pub async fn open(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(
+            sqlite::SqliteStore::open(url, max_connections).await?,
+        ))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(
+            postgres::PostgresStore::open(url, max_connections).await?,
+        ))
+    } else {
+        Err(StoreError::Url(
+            "must start with \"sqlite:\" or \"postgres://\"".to_owned(),
+        ))
+    }
+}

@@ -1,0 +1,139 @@
+//! PostgreSQL store: the same [`Store`] for several replicas on one database.
+//!
+//! The unique `(account, event_id)` constraint deduplicates across replicas:
+//! two replicas receiving the same delivery race on `INSERT … ON CONFLICT DO
+//! NOTHING`, one wins, the other sees a duplicate. Each insert is its own
+//! committed statement; PostgreSQL flushes concurrent commits together.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Row};
+
+use super::{Inserted, NewEvent, Store, StoreError, StoredEvent, migrations};
+
+const EVENT_COLUMNS: &str = "seq, account, event_id, event_type, livemode, connect_account, api_version, created, received_at_ms, payload, routed_at_ms";
+
+/// The PostgreSQL implementation of [`Store`].
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to a `postgres://` URL and migrates the schema.
+    pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Url(format!("not a PostgreSQL URL: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(StoreError::db("connecting to PostgreSQL"))?;
+        migrations::migrator(migrations::POSTGRES)
+            .await
+            .map_err(StoreError::Migrate)?
+            .run(&pool)
+            .await
+            .map_err(StoreError::Migrate)?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool, for tests and tools.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+fn stored_event(row: &PgRow) -> StoredEvent {
+    StoredEvent {
+        seq: row.get("seq"),
+        event: NewEvent {
+            account: row.get("account"),
+            event_id: row.get("event_id"),
+            event_type: row.get("event_type"),
+            livemode: row.get("livemode"),
+            connect_account: row.get("connect_account"),
+            api_version: row.get("api_version"),
+            created: row.get("created"),
+            received_at_ms: row.get("received_at_ms"),
+            payload: row.get("payload"),
+        },
+        routed_at_ms: row.get("routed_at_ms"),
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn insert_event(&self, event: NewEvent) -> Result<Inserted, StoreError> {
+        let seq: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO events (account, event_id, event_type, livemode, connect_account, api_version, created, received_at_ms, payload) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (account, event_id) DO NOTHING RETURNING seq",
+        )
+        .bind(&event.account)
+        .bind(&event.event_id)
+        .bind(&event.event_type)
+        .bind(event.livemode)
+        .bind(&event.connect_account)
+        .bind(&event.api_version)
+        .bind(event.created)
+        .bind(event.received_at_ms)
+        .bind(&event.payload)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("inserting an event"))?;
+        Ok(match seq {
+            Some(seq) => Inserted::New { seq },
+            None => Inserted::Duplicate,
+        })
+    }
+
+    async fn recent_events(&self, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events ORDER BY seq DESC LIMIT $1"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("listing events"))?;
+        Ok(rows.iter().map(stored_event).collect())
+    }
+
+    async fn event(
+        &self,
+        account: &str,
+        event_id: &str,
+    ) -> Result<Option<StoredEvent>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE account = $1 AND event_id = $2"
+        ))
+        .bind(account)
+        .bind(event_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("reading an event"))?;
+        Ok(row.as_ref().map(stored_event))
+    }
+
+    async fn count_events(&self) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::db("counting events"))?;
+        Ok(count.try_into().unwrap_or(0))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::db("checking the database"))?;
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+}

@@ -1,0 +1,9 @@
+//! Stripe at the edge: webhook signatures, the event envelope, sample events.
+//!
+//! Everything that arrives from Stripe is checked here before anything else
+//! looks at it: [`signature`] verifies the raw bytes, [`envelope`] turns them
+//! into a typed [`envelope::StripeEvent`] once.
+
+pub mod envelope;
+pub mod sample;
+pub mod signature;

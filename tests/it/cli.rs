@@ -1,0 +1,357 @@
+//! The real binary: crash survival (kill -9), graceful SIGTERM, `check-config`,
+//! `send-sample`, `events list --json`, and logs that hold no secret.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_stripe-chatops");
+
+/// A `stripe-chatops serve` child process with its stderr captured.
+struct Server {
+    child: Child,
+    address: String,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    fn start(config: &Path) -> Self {
+        let mut child = Command::new(BIN)
+            .args(["--log-format", "json", "serve", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start stripe-chatops serve");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line)
+                    && let Some(listen) = json["listen"].as_str()
+                {
+                    let _ = ready_tx.send(listen.to_owned());
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let address = ready_rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "server did not become ready; logs: {:?}",
+                    logs.lock().unwrap()
+                )
+            });
+        Self {
+            child,
+            address,
+            logs,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/webhooks/stripe", self.address)
+    }
+
+    fn logs(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn write_config(dir: &Path) -> PathBuf {
+    let url = format!("sqlite://{}", dir.join("data/events.db").display());
+    let path = dir.join("bot.toml");
+    std::fs::write(&path, config_text(&url, "")).unwrap();
+    path
+}
+
+fn run(args: &[&str], config: &Path) -> (i32, String, String) {
+    let output = Command::new(BIN)
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .expect("run stripe-chatops");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn listed_ids(config: &Path) -> Vec<String> {
+    let (code, stdout, stderr) = run(&["events", "list", "--limit", "1000", "--json"], config);
+    assert_eq!(code, 0, "{stderr}");
+    stdout
+        .lines()
+        .map(|line| {
+            let json: serde_json::Value =
+                serde_json::from_str(line).expect("one JSON object per line");
+            for key in ["id", "type", "livemode", "account", "received_at"] {
+                assert!(!json[key].is_null(), "missing {key} in {line}");
+            }
+            json["id"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+/// Every acknowledged event survives kill -9 and a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_events_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let server = Server::start(&config);
+    let client = reqwest::Client::new();
+    let mut acknowledged = Vec::new();
+    let posts: Vec<_> = (0..60)
+        .map(|i| {
+            let event = event(sample_type(i));
+            let body = serde_json::to_vec(&event).unwrap();
+            let request = client
+                .post(server.url())
+                .header("stripe-signature", sign_now(&body, SECRET))
+                .body(body);
+            let id = event["id"].as_str().unwrap().to_owned();
+            tokio::spawn(async move { (id, request.send().await.map(|r| r.status().as_u16())) })
+        })
+        .collect();
+    for post in posts {
+        let (id, status) = post.await.unwrap();
+        assert_eq!(status.unwrap(), 200);
+        acknowledged.push(id);
+    }
+    drop(server); // SIGKILL: no shutdown code runs.
+
+    let mut listed = listed_ids(&config);
+    listed.sort();
+    acknowledged.sort();
+    assert_eq!(listed, acknowledged);
+
+    // The restarted service still knows them: redelivery is a duplicate.
+    let server = Server::start(&config);
+    let stored = Command::new(BIN)
+        .args(["events", "list", "--json", "--limit", "1", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let line: serde_json::Value =
+        serde_json::from_slice(stored.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    let (status, text) = resend_stored(&server, &config, line["id"].as_str().unwrap()).await;
+    assert_eq!(
+        (status, text.as_str()),
+        (200, "duplicate: already stored\n")
+    );
+}
+
+async fn resend_stored(server: &Server, config: &Path, id: &str) -> (u16, String) {
+    let store = stripe_chatops::store::open(
+        &stripe_chatops::config::load(config).unwrap().storage.url,
+        1,
+    )
+    .await
+    .unwrap();
+    let stored = store.event("default", id).await.unwrap().unwrap();
+    let body = stored.event.payload.into_bytes();
+    let response = reqwest::Client::new()
+        .post(server.url())
+        .header("stripe-signature", sign_now(&body, SECRET))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+fn sample_type(i: usize) -> &'static str {
+    let types = stripe_chatops::stripe::sample::SAMPLE_TYPES;
+    types[i % types.len()]
+}
+
+/// SIGTERM stops accepting, finishes, and exits 0; logs hold no secret and no payload PII.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_is_graceful_and_logs_leak_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let mut server = Server::start(&config);
+    let client = reqwest::Client::new();
+    let event = event("invoice.payment_failed");
+    let body = serde_json::to_vec(&event).unwrap();
+    let ok = client
+        .post(server.url())
+        .header("stripe-signature", sign_now(&body, SECRET))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    let forged = client
+        .post(server.url())
+        .header("stripe-signature", sign_now(&body, "whsec_forged_000000"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 400);
+
+    let status = Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let exit = loop {
+        if let Some(exit) = server.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "did not stop after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(exit.success(), "exit status {exit:?}");
+    // The reader thread may still be draining the pipe.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server.logs().contains("\"stopped\"") && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let logs = server.logs();
+    assert!(logs.contains("shutdown requested"), "{logs}");
+    assert!(
+        logs.contains("webhook accepted") && logs.contains("webhook refused"),
+        "{logs}"
+    );
+    for secret_or_pii in [
+        SECRET,
+        ROTATED_SECRET,
+        EU_SECRET,
+        "jenny.rosen@example.com",
+        "Jenny Rosen",
+        "+15555550100",
+        "510 Townsend",
+    ] {
+        assert!(
+            !logs.contains(secret_or_pii),
+            "{secret_or_pii} leaked into logs:\n{logs}"
+        );
+    }
+}
+
+#[test]
+fn check_config_accepts_the_example_and_lists_every_error() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("bot.toml.example");
+    let (code, stdout, stderr) = run(&["check-config"], &example);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(": OK"), "{stdout}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[server]\nlisten = \"8080\"\n\n[stripe]\nwebhook_secrets = [\"whsec_private_value_123\", \"sk_live_private_value\"]\ntolerence = \"5m\"\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = run(&["check-config"], &bad);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("3 errors"), "{stderr}");
+    assert!(
+        stderr.contains("server.listen (line 2): \"8080\" is not an address and port"),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .contains("stripe.webhook_secrets[1] (line 5): is not a Stripe webhook signing secret"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("stripe.tolerence (line 6): unknown key"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("private_value"),
+        "a secret leaked: {stderr}"
+    );
+
+    let (code, _, stderr) = run(&["check-config"], &dir.path().join("missing.toml"));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("cannot read config file"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_sample_posts_a_signed_event_the_server_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let server = Server::start(&config);
+    let (code, stdout, stderr) = run(
+        &[
+            "send-sample",
+            "charge.dispute.created",
+            "--url",
+            &server.url(),
+        ],
+        &config,
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("charge.dispute.created → 200 OK stored"),
+        "{stdout}"
+    );
+    let (code, stdout, _) = run(
+        &[
+            "send-sample",
+            "invoice.paid",
+            "--account",
+            "eu",
+            "--url",
+            &format!("{}/eu", server.url()),
+        ],
+        &config,
+    );
+    assert_eq!(code, 0, "{stdout}");
+    let (code, _, stderr) = run(
+        &["send-sample", "no.such.type", "--url", &server.url()],
+        &config,
+    );
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("no sample for \"no.such.type\""),
+        "{stderr}"
+    );
+    drop(server);
+
+    let (code, stdout, _) = run(&["events", "list"], &config);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("eu")
+            && stdout.contains("invoice.paid")
+            && stdout.contains("charge.dispute.created"),
+        "{stdout}"
+    );
+    assert_eq!(listed_ids(&config).len(), 2);
+}
+
+#[test]
+fn migrate_creates_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let (code, stdout, stderr) = run(&["migrate"], &config);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("sqlite schema is up to date"), "{stdout}");
+    assert!(dir.path().join("data/events.db").exists());
+}

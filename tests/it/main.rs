@@ -1,0 +1,10 @@
+//! The integration test binary: every test talks to a real app over HTTP on 127.0.0.1.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod cli;
+mod ingest_http;
+mod parsers_prop;
+mod signature_vectors;
+mod store_suite;

@@ -1,0 +1,228 @@
+//! The store suite, run against every backend: SQLite always, PostgreSQL when
+//! `TEST_POSTGRES_URL` is set (always in CI).
+
+use std::sync::Arc;
+
+use stripe_chatops::store::{self, Inserted, NewEvent, Store};
+
+use crate::support::*;
+
+fn new_event(account: &str, id: &str, received_at_ms: i64) -> NewEvent {
+    NewEvent {
+        account: account.to_owned(),
+        event_id: id.to_owned(),
+        event_type: "invoice.paid".to_owned(),
+        livemode: true,
+        connect_account: Some("acct_1Connect".to_owned()),
+        api_version: Some("2025-03-31.basil".to_owned()),
+        created: 1_763_251_200,
+        received_at_ms,
+        payload: format!(r#"{{"id":"{id}","object":"event","note":"Jenny Rosén ✓ \u00e9"}}"#),
+    }
+}
+
+async fn open(backend: Backend) -> (Arc<dyn Store>, TestDatabase) {
+    let database = TestDatabase::create(backend).await;
+    let store = store::open(&database.url, 4).await.expect("open store");
+    (store, database)
+}
+
+#[tokio::test]
+async fn insert_dedup_and_read_back() {
+    for backend in backends() {
+        let (store, database) = open(backend).await;
+        let first = store
+            .insert_event(new_event("default", "evt_1", 1000))
+            .await
+            .unwrap();
+        let Inserted::New { seq } = first else {
+            panic!("{backend:?}: first insert must be new")
+        };
+        assert_eq!(
+            store
+                .insert_event(new_event("default", "evt_1", 2000))
+                .await
+                .unwrap(),
+            Inserted::Duplicate,
+            "{backend:?}"
+        );
+        assert!(
+            matches!(
+                store
+                    .insert_event(new_event("eu", "evt_1", 3000))
+                    .await
+                    .unwrap(),
+                Inserted::New { .. }
+            ),
+            "{backend:?}"
+        );
+        assert_eq!(store.count_events().await.unwrap(), 2, "{backend:?}");
+
+        let stored = store
+            .event("default", "evt_1")
+            .await
+            .unwrap()
+            .expect("stored");
+        assert_eq!(stored.seq, seq);
+        // The first delivery wins; the payload comes back byte for byte.
+        assert_eq!(
+            stored.event,
+            new_event("default", "evt_1", 1000),
+            "{backend:?}"
+        );
+        assert_eq!(stored.routed_at_ms, None);
+        assert!(
+            store
+                .event("default", "evt_missing")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        store.ping().await.unwrap();
+        database.drop_database().await;
+    }
+}
+
+#[tokio::test]
+async fn recent_events_are_newest_first_and_limited() {
+    for backend in backends() {
+        let (store, database) = open(backend).await;
+        for i in 0..5 {
+            store
+                .insert_event(new_event("default", &format!("evt_{i}"), i))
+                .await
+                .unwrap();
+        }
+        let recent = store.recent_events(3).await.unwrap();
+        let ids: Vec<&str> = recent.iter().map(|e| e.event.event_id.as_str()).collect();
+        assert_eq!(ids, ["evt_4", "evt_3", "evt_2"], "{backend:?}");
+        database.drop_database().await;
+    }
+}
+
+/// Many concurrent inserts of one event store exactly one row, on each backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_duplicates_store_one_row() {
+    for backend in backends() {
+        let (store, database) = open(backend).await;
+        let tasks: Vec<_> = (0..64)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .insert_event(new_event("default", "evt_same", i))
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut new = 0;
+        for task in tasks {
+            if matches!(task.await.unwrap(), Inserted::New { .. }) {
+                new += 1;
+            }
+        }
+        assert_eq!(new, 1, "{backend:?}: exactly one insert wins");
+        assert_eq!(store.count_events().await.unwrap(), 1, "{backend:?}");
+        database.drop_database().await;
+    }
+}
+
+/// The same through HTTP: concurrent deliveries of one event, one row, all 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_duplicate_deliveries_over_http() {
+    for backend in backends() {
+        let app = spawn_app_with(backend).await;
+        let event = event("invoice.payment_failed");
+        let body = serde_json::to_vec(&event).unwrap();
+        let header = sign_now(&body, SECRET);
+        let requests: Vec<_> = (0..40)
+            .map(|_| {
+                let request = app
+                    .client
+                    .post(app.url("/webhooks/stripe"))
+                    .header("stripe-signature", header.clone())
+                    .body(body.clone());
+                tokio::spawn(async move { request.send().await.unwrap().text().await.unwrap() })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for request in requests {
+            answers.push(request.await.unwrap());
+        }
+        assert_eq!(
+            answers.iter().filter(|a| *a == "stored\n").count(),
+            1,
+            "{backend:?}: {answers:?}"
+        );
+        assert_eq!(
+            answers
+                .iter()
+                .filter(|a| *a == "duplicate: already stored\n")
+                .count(),
+            39,
+            "{backend:?}"
+        );
+        assert_eq!(app.stored().await, 1, "{backend:?}");
+        app.stop().await;
+    }
+}
+
+/// Many distinct events at once are all stored (the SQLite writer batches them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_distinct_events_are_all_stored() {
+    for backend in backends() {
+        let (store, database) = open(backend).await;
+        let tasks: Vec<_> = (0..1000)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .insert_event(new_event("default", &format!("evt_{i}"), i))
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert!(matches!(task.await.unwrap(), Inserted::New { .. }));
+        }
+        assert_eq!(store.count_events().await.unwrap(), 1000, "{backend:?}");
+        database.drop_database().await;
+    }
+}
+
+/// Opening an existing store again migrates nothing and keeps the data.
+#[tokio::test]
+async fn reopening_keeps_events_and_migrations_are_idempotent() {
+    for backend in backends() {
+        let database = TestDatabase::create(backend).await;
+        {
+            let store = store::open(&database.url, 2).await.unwrap();
+            store
+                .insert_event(new_event("default", "evt_kept", 1))
+                .await
+                .unwrap();
+        }
+        let store = store::open(&database.url, 2).await.unwrap();
+        assert!(
+            store.event("default", "evt_kept").await.unwrap().is_some(),
+            "{backend:?}"
+        );
+        database.drop_database().await;
+    }
+}
+
+#[tokio::test]
+async fn in_memory_sqlite_is_refused() {
+    let error = store::open("sqlite::memory:", 1)
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        error
+            .to_string()
+            .contains("in-memory SQLite database would lose events"),
+        "{error}"
+    );
+}

@@ -1,0 +1,288 @@
+//! Test support: `spawn_app()` on port 0 with a temporary database, and signing helpers.
+//!
+//! Every test gets its own store: a SQLite file in a temporary folder, or a
+//! fresh PostgreSQL database (named `sct_…`) created on the server in
+//! `TEST_POSTGRES_URL` and dropped when the test ends. Set `TEST_LOG=1` to see
+//! the service's logs.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Once;
+
+use serde_json::Value;
+use sqlx::Connection;
+use stripe_chatops::config::{Environment, load_str};
+use stripe_chatops::stripe::{sample, signature};
+use stripe_chatops::{AppState, Config};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The signing secret of the root endpoint in every test config.
+pub const SECRET: &str = "whsec_test_root_secret_0123456789";
+/// A second, rotated-in secret of the root endpoint.
+pub const ROTATED_SECRET: &str = "whsec_test_rotated_secret_abcdef";
+/// The secret of the `eu` account.
+pub const EU_SECRET: &str = "whsec_test_eu_secret_9876543210";
+
+/// Which store backs an app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in a temporary folder.
+    Sqlite,
+    /// A fresh database on `TEST_POSTGRES_URL`.
+    Postgres,
+}
+
+/// The PostgreSQL server for tests, when one is configured.
+///
+/// In CI (`CI` set) a missing `TEST_POSTGRES_URL` is a failure, not a skip:
+/// the PostgreSQL half of the suite must run there.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => panic!("CI must set TEST_POSTGRES_URL"),
+        _ => None,
+    }
+}
+
+/// The backends to run a store test against: SQLite always, PostgreSQL when configured.
+pub fn backends() -> Vec<Backend> {
+    let mut backends = vec![Backend::Sqlite];
+    if postgres_url().is_some() {
+        backends.push(Backend::Postgres);
+    }
+    backends
+}
+
+fn init_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            stripe_chatops::telemetry::init(stripe_chatops::telemetry::LogFormat::Text);
+        }
+    });
+}
+
+/// A database that exists for one test.
+pub struct TestDatabase {
+    /// The `[storage] url` to use.
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    /// Creates an empty database of the backend.
+    pub async fn create(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temporary folder");
+                let url = format!("sqlite://{}", dir.path().join("events.db").display());
+                Self {
+                    url,
+                    _dir: Some(dir),
+                    postgres: None,
+                }
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_url().expect("TEST_POSTGRES_URL");
+                let name = format!(
+                    "sct_{}",
+                    sample::random_id("db").to_lowercase().replace("db_", "")
+                );
+                let mut admin = sqlx::PgConnection::connect(&admin_url)
+                    .await
+                    .expect("connect to TEST_POSTGRES_URL");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create test database");
+                let _ = admin.close().await;
+                let url = replace_database(&admin_url, &name);
+                Self {
+                    url,
+                    _dir: None,
+                    postgres: Some((admin_url, name)),
+                }
+            }
+        }
+    }
+
+    /// Drops a PostgreSQL test database (SQLite folders go with the value).
+    pub async fn drop_database(self) {
+        if let Some((admin_url, name)) = &self.postgres
+            && let Ok(mut admin) = sqlx::PgConnection::connect(admin_url).await
+        {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin)
+                .await;
+        }
+    }
+}
+
+fn replace_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .unwrap_or(base.len());
+    let mut out = format!("{}/{database}", &base[..host_end]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// The config text of a test app: root endpoint with two secrets, and an `eu` account.
+pub fn config_text(storage_url: &str, extra: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+max_body_bytes = 65536
+
+[storage]
+url = "{storage_url}"
+max_connections = 4
+
+[stripe]
+webhook_secrets = ["{SECRET}", "{ROTATED_SECRET}"]
+tolerance = "5m"
+
+[stripe.accounts.eu]
+display_name = "EU platform"
+webhook_secrets = ["{EU_SECRET}"]
+{extra}
+"#
+    )
+}
+
+/// Parses a test config.
+pub fn test_config(storage_url: &str) -> Config {
+    load_str(&config_text(storage_url, ""), &Environment::fixed([])).expect("test config is valid")
+}
+
+/// A running app.
+pub struct TestApp {
+    /// Where it listens.
+    pub address: SocketAddr,
+    /// Its state (store, config, metrics).
+    pub state: AppState,
+    /// Its database.
+    pub database: TestDatabase,
+    /// An HTTP client.
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// Starts the app on 127.0.0.1:0 with a fresh SQLite store.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Backend::Sqlite).await
+}
+
+/// Starts the app on 127.0.0.1:0 with a fresh store of `backend`.
+pub async fn spawn_app_with(backend: Backend) -> TestApp {
+    init_logs();
+    let database = TestDatabase::create(backend).await;
+    let config = test_config(&database.url);
+    let state = stripe_chatops::build_state(config)
+        .await
+        .expect("open store");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind port 0");
+    let address = listener.local_addr().unwrap();
+    let (shutdown, stop) = oneshot::channel::<()>();
+    let server = tokio::spawn(stripe_chatops::run(listener, state.clone(), async move {
+        let _ = stop.await;
+    }));
+    TestApp {
+        address,
+        state,
+        database,
+        client: reqwest::Client::new(),
+        shutdown: Some(shutdown),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// POSTs a body with a `Stripe-Signature` header (or none) to a path.
+    pub async fn post_webhook(
+        &self,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+        signature: Option<&str>,
+    ) -> (u16, String) {
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(signature) = signature {
+            request = request.header("stripe-signature", signature);
+        }
+        let response = request.send().await.expect("request reaches the app");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    /// Posts an event signed with `secret` now.
+    pub async fn post_event(&self, path: &str, event: &Value, secret: &str) -> (u16, String) {
+        let body = serde_json::to_vec(event).unwrap();
+        let header = sign_now(&body, secret);
+        self.post_webhook(path, body, Some(&header)).await
+    }
+
+    /// Number of stored events.
+    pub async fn stored(&self) -> u64 {
+        self.state.store.count_events().await.expect("count events")
+    }
+
+    /// Stops the server gracefully and drops its database.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server ran");
+        }
+        self.database.drop_database().await;
+    }
+}
+
+/// The current Unix time.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// A `Stripe-Signature` for `body` at `timestamp`.
+pub fn sign_at(body: &[u8], secret: &str, timestamp: i64) -> String {
+    signature::sign(
+        body,
+        &[&stripe_chatops::config::Secret::new(secret)],
+        timestamp,
+    )
+}
+
+/// A `Stripe-Signature` for `body` now.
+pub fn sign_now(body: &[u8], secret: &str) -> String {
+    sign_at(body, secret, now())
+}
+
+/// A sample event of a type.
+pub fn event(event_type: &str) -> Value {
+    sample::sample_event(event_type, now()).expect("known sample type")
+}
