@@ -9,7 +9,7 @@
 //! disk, and a busy server shares one fsync between many events. Reads use a
 //! separate pool; WAL lets them run while the writer writes.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -102,59 +102,60 @@ async fn run_writer(
     let _ = connection.close().await;
 }
 
+/// Row counts of the multi-row INSERT statements. A batch is split into chunks
+/// of these sizes (largest first), so only five distinct statements exist and
+/// each is prepared once and then served from sqlx's statement cache.
+const CHUNK_SIZES: [usize; 5] = [256, 64, 16, 4, 1];
+
 async fn insert_batch(
     connection: &mut SqliteConnection,
     batch: &[(NewEvent, Reply)],
 ) -> Vec<Result<Inserted, StoreError>> {
     let outcome = async {
         let mut tx = connection.begin().await?;
-        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO events (account, event_id, event_type, livemode, connect_account, api_version, created, received_at_ms, payload) ",
-        );
-        query.push_values(batch.iter(), |mut row, (event, _)| {
-            row.push_bind(&event.account)
-                .push_bind(&event.event_id)
-                .push_bind(&event.event_type)
-                .push_bind(event.livemode)
-                .push_bind(&event.connect_account)
-                .push_bind(&event.api_version)
-                .push_bind(event.created)
-                .push_bind(event.received_at_ms)
-                .push_bind(&event.payload);
-        });
-        query.push(" ON CONFLICT (account, event_id) DO NOTHING RETURNING seq, account, event_id");
-        let rows = query.build().fetch_all(&mut *tx).await?;
+        let mut inserted: HashMap<(String, String), i64> = HashMap::with_capacity(batch.len());
+        let mut rest = batch;
+        while !rest.is_empty() {
+            let size = CHUNK_SIZES.into_iter().find(|size| *size <= rest.len()).unwrap_or(1);
+            let (chunk, tail) = rest.split_at(size);
+            rest = tail;
+            let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO events (account, event_id, event_type, livemode, connect_account, api_version, created, received_at_ms, payload) ",
+            );
+            query.push_values(chunk.iter(), |mut row, (event, _)| {
+                row.push_bind(&event.account)
+                    .push_bind(&event.event_id)
+                    .push_bind(&event.event_type)
+                    .push_bind(event.livemode)
+                    .push_bind(&event.connect_account)
+                    .push_bind(&event.api_version)
+                    .push_bind(event.created)
+                    .push_bind(event.received_at_ms)
+                    .push_bind(&event.payload);
+            });
+            query.push(" ON CONFLICT (account, event_id) DO NOTHING RETURNING seq, account, event_id");
+            for row in query.build().persistent(true).fetch_all(&mut *tx).await? {
+                inserted.insert((row.get(1), row.get(2)), row.get(0));
+            }
+        }
         tx.commit().await?;
-        Ok::<_, sqlx::Error>(rows)
+        Ok::<_, sqlx::Error>(inserted)
     }
     .await;
     match outcome {
-        Ok(rows) => {
-            let mut inserted: std::collections::HashMap<(String, String), i64> = rows
-                .iter()
-                .map(|row| {
-                    (
-                        (row.get::<String, _>(1), row.get::<String, _>(2)),
-                        row.get::<i64, _>(0),
-                    )
-                })
-                .collect();
-            // The same event twice in one batch: the first is new, the second a duplicate.
-            let mut seen = HashSet::new();
-            batch
-                .iter()
-                .map(|(event, _)| {
-                    let key = (event.account.clone(), event.event_id.clone());
-                    if !seen.insert(key.clone()) {
-                        return Ok(Inserted::Duplicate);
-                    }
-                    Ok(match inserted.remove(&key) {
+        Ok(mut inserted) => batch
+            .iter()
+            .map(|(event, _)| {
+                // Taking the seq out means that a second copy of the same event
+                // in this batch is answered as the duplicate it is.
+                Ok(
+                    match inserted.remove(&(event.account.clone(), event.event_id.clone())) {
                         Some(seq) => Inserted::New { seq },
                         None => Inserted::Duplicate,
-                    })
-                })
-                .collect()
-        }
+                    },
+                )
+            })
+            .collect(),
         Err(error) => {
             tracing::error!(error = %error, rows = batch.len(), "SQLite batch insert failed; every request in it gets an error");
             let message = error.to_string();

@@ -5,6 +5,8 @@
 //! JSON: later stages route and render from the stored payload, and an event
 //! type we have never heard of is kept like any other.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -78,38 +80,41 @@ pub enum EnvelopeError {
     ThinEvent,
 }
 
+/// The envelope as it is on the wire. Every field is optional here so that
+/// one pass over the bytes can tell a thin event or a non-event apart from a
+/// malformed event, each with its own message.
 #[derive(Deserialize)]
 struct WireEvent<'a> {
-    #[serde(borrow)]
-    id: &'a str,
-    #[serde(borrow)]
-    object: &'a str,
-    #[serde(rename = "type")]
-    event_type: String,
-    created: i64,
-    livemode: bool,
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    object: Option<Cow<'a, str>>,
+    #[serde(rename = "type", borrow, default)]
+    event_type: Option<Cow<'a, str>>,
+    #[serde(default)]
+    created: Option<i64>,
+    #[serde(default)]
+    livemode: Option<bool>,
     #[serde(default)]
     api_version: Option<String>,
     #[serde(default)]
     account: Option<String>,
-    #[serde(borrow)]
+    #[serde(borrow, default)]
     data: Option<WireData<'a>>,
 }
 
 #[derive(Deserialize)]
 struct WireData<'a> {
-    #[serde(borrow)]
-    object: &'a RawValue,
+    #[serde(borrow, default)]
+    object: Option<&'a RawValue>,
 }
 
-/// Parses the envelope of a raw event body.
+fn missing(field: &str) -> EnvelopeError {
+    EnvelopeError::Malformed(format!("missing field `{field}`"))
+}
+
+/// Parses the envelope of a raw event body in one pass.
 pub fn parse(body: &[u8]) -> Result<StripeEvent, EnvelopeError> {
-    // Look at `object` first so that a thin event gets its own message.
-    #[derive(Deserialize)]
-    struct ObjectOnly<'a> {
-        #[serde(borrow, default)]
-        object: Option<std::borrow::Cow<'a, str>>,
-    }
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(
             match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
@@ -118,38 +123,34 @@ pub fn parse(body: &[u8]) -> Result<StripeEvent, EnvelopeError> {
             },
         );
     }
-    let kind: ObjectOnly<'_> =
+    let wire: WireEvent<'_> =
         serde_json::from_slice(body).map_err(|e| EnvelopeError::Malformed(short_json_error(&e)))?;
-    match kind.object.as_deref() {
+    match wire.object.as_deref() {
         Some("event") => {}
         Some("v2.core.event") => return Err(EnvelopeError::ThinEvent),
         Some(_) => return Err(EnvelopeError::Invalid("object is not \"event\"")),
-        None => {
-            return Err(EnvelopeError::Malformed(
-                "missing field `object`".to_owned(),
-            ));
-        }
+        None => return Err(missing("object")),
     }
-    let wire: WireEvent<'_> =
-        serde_json::from_slice(body).map_err(|e| EnvelopeError::Malformed(short_json_error(&e)))?;
-    debug_assert_eq!(wire.object, "event");
-    let id = EventId::parse(wire.id)?;
-    if wire.event_type.is_empty()
-        || wire.event_type.len() > MAX_TYPE_LEN
-        || !wire
-            .event_type
+    let id = EventId::parse(&wire.id.ok_or_else(|| missing("id"))?)?;
+    let event_type = wire.event_type.ok_or_else(|| missing("type"))?;
+    if event_type.is_empty()
+        || event_type.len() > MAX_TYPE_LEN
+        || !event_type
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_')
     {
         return Err(EnvelopeError::Invalid("type is not a Stripe event type"));
     }
-    let data = wire
+    let created = wire.created.ok_or_else(|| missing("created"))?;
+    let livemode = wire.livemode.ok_or_else(|| missing("livemode"))?;
+    let object = wire
         .data
+        .and_then(|data| data.object)
         .ok_or(EnvelopeError::Invalid("missing data.object"))?;
-    if !data.object.get().trim_start().starts_with('{') {
+    if !object.get().trim_start().starts_with('{') {
         return Err(EnvelopeError::Invalid("data.object is not an object"));
     }
-    if wire.created <= 0 {
+    if created <= 0 {
         return Err(EnvelopeError::Invalid("created is not a Unix time"));
     }
     if let Some(account) = &wire.account
@@ -161,9 +162,9 @@ pub fn parse(body: &[u8]) -> Result<StripeEvent, EnvelopeError> {
     }
     Ok(StripeEvent {
         id,
-        event_type: wire.event_type,
-        created: wire.created,
-        livemode: wire.livemode,
+        event_type: event_type.into_owned(),
+        created,
+        livemode,
         api_version: wire.api_version,
         connect_account: wire.account,
     })
