@@ -318,8 +318,13 @@ async fn run(options: Options) {
 
     // 2. The service.
     let dir = tempfile::tempdir().unwrap();
+    // PostgreSQL: a database of its own, dropped at the end, so that runs never mix.
+    let scratch_database = format!("sct_loadgen_{}", std::process::id());
     let storage = match &options.postgres_url {
-        Some(url) => url.clone(),
+        Some(url) => {
+            admin_sql(url, &format!("CREATE DATABASE {scratch_database}")).await;
+            with_database(url, &scratch_database)
+        }
         None => format!("sqlite://{}", dir.path().join("events.db").display()),
     };
     let port = free_port();
@@ -365,13 +370,22 @@ async fn run(options: Options) {
 
     let store = stripe_chatops::store::open(&storage, 1).await.unwrap();
     let stored = store.count_events().await.unwrap();
+    let backend = store.backend();
+    drop(store);
+    if let Some(url) = &options.postgres_url {
+        admin_sql(
+            url,
+            &format!("DROP DATABASE IF EXISTS {scratch_database} WITH (FORCE)"),
+        )
+        .await;
+    }
     let binary_size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
 
     println!(
         "## Ingest load ({} s, {} connections, {} store)",
         options.duration.as_secs(),
         options.concurrency,
-        store.backend()
+        backend
     );
     println!();
     let per_request =
@@ -426,4 +440,29 @@ async fn run(options: Options) {
     if stored != ours.ok {
         std::process::exit(1);
     }
+}
+
+async fn admin_sql(url: &str, sql: &str) {
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(url)
+        .await
+        .expect("connect to --postgres-url");
+    sqlx::query(sql).execute(&mut connection).await.expect(sql);
+}
+
+/// The same server URL with another database name.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let host_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[host_end..]
+        .find('/')
+        .map_or(base.len(), |i| i + host_end);
+    let mut out = format!("{}/{database}", &base[..path_start]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
 }

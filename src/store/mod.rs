@@ -6,6 +6,7 @@
 //! once, and a duplicate must be acknowledged but stored only once. The raw
 //! payload is kept, because routing, rendering and replay start from it.
 
+pub mod group_commit;
 pub mod migrations;
 pub mod postgres;
 pub mod sqlite;

@@ -2,16 +2,18 @@
 //!
 //! The unique `(account, event_id)` constraint deduplicates across replicas:
 //! two replicas receiving the same delivery race on `INSERT … ON CONFLICT DO
-//! NOTHING`, one wins, the other sees a duplicate. Each insert is its own
-//! committed statement; PostgreSQL flushes concurrent commits together.
+//! NOTHING`, one wins, the other sees a duplicate. Inserts go through
+//! [`GroupCommit`], as on SQLite: one transaction and one WAL flush for all
+//! events waiting at that moment.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{PgPool, Row};
+use sqlx::{PgPool, Postgres, Row};
 
+use super::group_commit::{self, BatchInsert, GroupCommit, InsertedRows};
 use super::{Inserted, NewEvent, Store, StoreError, StoredEvent, migrations};
 
 const EVENT_COLUMNS: &str = "seq, account, event_id, event_type, livemode, connect_account, api_version, created, received_at_ms, payload, routed_at_ms";
@@ -19,6 +21,7 @@ const EVENT_COLUMNS: &str = "seq, account, event_id, event_type, livemode, conne
 /// The PostgreSQL implementation of [`Store`].
 pub struct PostgresStore {
     pool: PgPool,
+    writer: GroupCommit,
 }
 
 impl PostgresStore {
@@ -38,12 +41,38 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(StoreError::Migrate)?;
-        Ok(Self { pool })
+        Ok(Self {
+            writer: GroupCommit::spawn(PostgresWriter(pool.clone())),
+            pool,
+        })
     }
 
     /// The connection pool, for tests and tools.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+}
+
+/// Writes batches through the pool, so a dropped connection is replaced.
+struct PostgresWriter(PgPool);
+
+#[async_trait]
+impl BatchInsert for PostgresWriter {
+    async fn insert_batch(&mut self, events: &[NewEvent]) -> Result<InsertedRows, sqlx::Error> {
+        let mut tx = self.0.begin().await?;
+        let mut inserted = InsertedRows::with_capacity(events.len());
+        for chunk in group_commit::chunks(events) {
+            let rows = group_commit::insert_statement::<Postgres>(chunk)
+                .build()
+                .persistent(true)
+                .fetch_all(&mut *tx)
+                .await?;
+            for row in rows {
+                inserted.insert((row.get(1), row.get(2)), row.get(0));
+            }
+        }
+        tx.commit().await?;
+        Ok(inserted)
     }
 }
 
@@ -68,26 +97,7 @@ fn stored_event(row: &PgRow) -> StoredEvent {
 #[async_trait]
 impl Store for PostgresStore {
     async fn insert_event(&self, event: NewEvent) -> Result<Inserted, StoreError> {
-        let seq: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO events (account, event_id, event_type, livemode, connect_account, api_version, created, received_at_ms, payload) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (account, event_id) DO NOTHING RETURNING seq",
-        )
-        .bind(&event.account)
-        .bind(&event.event_id)
-        .bind(&event.event_type)
-        .bind(event.livemode)
-        .bind(&event.connect_account)
-        .bind(&event.api_version)
-        .bind(event.created)
-        .bind(event.received_at_ms)
-        .bind(&event.payload)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(StoreError::db("inserting an event"))?;
-        Ok(match seq {
-            Some(seq) => Inserted::New { seq },
-            None => Inserted::Duplicate,
-        })
+        self.writer.insert(event).await
     }
 
     async fn recent_events(&self, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
@@ -126,6 +136,9 @@ impl Store for PostgresStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
+        if self.writer.is_stopped() {
+            return Err(StoreError::WriterGone);
+        }
         sqlx::query("SELECT 1")
             .execute(&self.pool)
             .await

@@ -1,40 +1,26 @@
 //! SQLite store: the embedded default. WAL mode, durable commits, group commit.
 //!
-//! Each commit in WAL mode with `synchronous = FULL` costs an fsync. Paying
-//! one per webhook would cap ingest at the disk's fsync rate, so all inserts
-//! go through one writer task: it takes every insert waiting in its queue
-//! (up to [`MAX_BATCH`]), writes them in one multi-row `INSERT … ON CONFLICT
-//! DO NOTHING RETURNING`, commits once, and only then answers each waiting
-//! request. A request is therefore acknowledged only after its row is on
-//! disk, and a busy server shares one fsync between many events. Reads use a
-//! separate pool; WAL lets them run while the writer writes.
+//! Every commit in WAL mode with `synchronous = FULL` is flushed to disk
+//! before it returns. Inserts go through one writer connection driven by
+//! [`GroupCommit`], which shares each flush among all events waiting at that
+//! moment. Reads use a separate pool; WAL lets them run while the writer writes.
 
-use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
-use tokio::sync::{mpsc, oneshot};
+use sqlx::{Connection, Row, Sqlite, SqliteConnection, SqlitePool};
 
+use super::group_commit::{self, BatchInsert, GroupCommit, InsertedRows};
 use super::{Inserted, NewEvent, Store, StoreError, StoredEvent, migrations};
 
-/// Most inserts committed together. Bounded so that one batch's statement stays
-/// well under SQLite's 32,766 bound parameters (9 per row).
-pub const MAX_BATCH: usize = 512;
-
-/// How many inserts may wait for the writer before callers wait to enqueue.
-const QUEUE_DEPTH: usize = 8192;
-
 const EVENT_COLUMNS: &str = "seq, account, event_id, event_type, livemode, connect_account, api_version, created, received_at_ms, payload, routed_at_ms";
-
-type Reply = oneshot::Sender<Result<Inserted, StoreError>>;
 
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
     reader: SqlitePool,
-    writer: mpsc::Sender<(NewEvent, Reply)>,
+    writer: GroupCommit,
 }
 
 impl SqliteStore {
@@ -76,99 +62,33 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(StoreError::db("opening the SQLite read pool"))?;
-        let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(run_writer(writer, receiver));
         Ok(Self {
             reader,
-            writer: sender,
+            writer: GroupCommit::spawn(SqliteWriter(writer)),
         })
     }
 }
 
-/// The single writer: batches queued inserts into one transaction each.
-async fn run_writer(
-    mut connection: SqliteConnection,
-    mut queue: mpsc::Receiver<(NewEvent, Reply)>,
-) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    // `recv_many` waits for the first insert, then takes whatever else is queued.
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let results = insert_batch(&mut connection, &batch).await;
-        for ((_, reply), result) in batch.drain(..).zip(results) {
-            // The caller may have gone (client disconnected); the row is committed regardless.
-            let _ = reply.send(result);
-        }
-    }
-    let _ = connection.close().await;
-}
+/// The one connection that writes.
+struct SqliteWriter(SqliteConnection);
 
-/// Row counts of the multi-row INSERT statements. A batch is split into chunks
-/// of these sizes (largest first), so only five distinct statements exist and
-/// each is prepared once and then served from sqlx's statement cache.
-const CHUNK_SIZES: [usize; 5] = [256, 64, 16, 4, 1];
-
-async fn insert_batch(
-    connection: &mut SqliteConnection,
-    batch: &[(NewEvent, Reply)],
-) -> Vec<Result<Inserted, StoreError>> {
-    let outcome = async {
-        let mut tx = connection.begin().await?;
-        let mut inserted: HashMap<(String, String), i64> = HashMap::with_capacity(batch.len());
-        let mut rest = batch;
-        while !rest.is_empty() {
-            let size = CHUNK_SIZES.into_iter().find(|size| *size <= rest.len()).unwrap_or(1);
-            let (chunk, tail) = rest.split_at(size);
-            rest = tail;
-            let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO events (account, event_id, event_type, livemode, connect_account, api_version, created, received_at_ms, payload) ",
-            );
-            query.push_values(chunk.iter(), |mut row, (event, _)| {
-                row.push_bind(&event.account)
-                    .push_bind(&event.event_id)
-                    .push_bind(&event.event_type)
-                    .push_bind(event.livemode)
-                    .push_bind(&event.connect_account)
-                    .push_bind(&event.api_version)
-                    .push_bind(event.created)
-                    .push_bind(event.received_at_ms)
-                    .push_bind(&event.payload);
-            });
-            query.push(" ON CONFLICT (account, event_id) DO NOTHING RETURNING seq, account, event_id");
-            for row in query.build().persistent(true).fetch_all(&mut *tx).await? {
+#[async_trait]
+impl BatchInsert for SqliteWriter {
+    async fn insert_batch(&mut self, events: &[NewEvent]) -> Result<InsertedRows, sqlx::Error> {
+        let mut tx = self.0.begin().await?;
+        let mut inserted = InsertedRows::with_capacity(events.len());
+        for chunk in group_commit::chunks(events) {
+            let rows = group_commit::insert_statement::<Sqlite>(chunk)
+                .build()
+                .persistent(true)
+                .fetch_all(&mut *tx)
+                .await?;
+            for row in rows {
                 inserted.insert((row.get(1), row.get(2)), row.get(0));
             }
         }
         tx.commit().await?;
-        Ok::<_, sqlx::Error>(inserted)
-    }
-    .await;
-    match outcome {
-        Ok(mut inserted) => batch
-            .iter()
-            .map(|(event, _)| {
-                // Taking the seq out means that a second copy of the same event
-                // in this batch is answered as the duplicate it is.
-                Ok(
-                    match inserted.remove(&(event.account.clone(), event.event_id.clone())) {
-                        Some(seq) => Inserted::New { seq },
-                        None => Inserted::Duplicate,
-                    },
-                )
-            })
-            .collect(),
-        Err(error) => {
-            tracing::error!(error = %error, rows = batch.len(), "SQLite batch insert failed; every request in it gets an error");
-            let message = error.to_string();
-            batch
-                .iter()
-                .map(|_| {
-                    Err(StoreError::Database {
-                        operation: "inserting an event",
-                        source: sqlx::Error::Protocol(message.clone()),
-                    })
-                })
-                .collect()
-        }
+        Ok(inserted)
     }
 }
 
@@ -193,12 +113,7 @@ fn stored_event(row: &sqlx::sqlite::SqliteRow) -> StoredEvent {
 #[async_trait]
 impl Store for SqliteStore {
     async fn insert_event(&self, event: NewEvent) -> Result<Inserted, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.writer
-            .send((event, reply))
-            .await
-            .map_err(|_| StoreError::WriterGone)?;
-        answer.await.map_err(|_| StoreError::WriterGone)?
+        self.writer.insert(event).await
     }
 
     async fn recent_events(&self, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
@@ -237,7 +152,7 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        if self.writer.is_closed() {
+        if self.writer.is_stopped() {
             return Err(StoreError::WriterGone);
         }
         sqlx::query("SELECT 1")

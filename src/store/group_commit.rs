@@ -1,0 +1,182 @@
+//! Group commit: many concurrent inserts, one transaction, one durable flush.
+//!
+//! A durable commit costs a disk flush. Paying one per webhook would cap
+//! ingest at the disk's flush rate, so every insert goes through one writer
+//! task per process. It takes every insert waiting in its queue (up to
+//! [`MAX_BATCH`]), writes them in one transaction, commits once, and only then
+//! answers each waiting request. A request is therefore acknowledged only
+//! after its own row is committed, and a busy server shares one flush between
+//! many events. The backends supply the transaction ([`BatchInsert`]); the
+//! queueing and the answers live here, once.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use sqlx::{Database, Encode, QueryBuilder, Type};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Inserted, NewEvent, StoreError};
+
+/// Most inserts committed together.
+pub const MAX_BATCH: usize = 512;
+
+/// How many inserts may wait for the writer before callers wait to enqueue.
+const QUEUE_DEPTH: usize = 8192;
+
+/// Row counts of the multi-row INSERT statements. A batch is split into
+/// chunks of these sizes (largest first), so only five distinct statements
+/// exist and each stays prepared in the driver's statement cache, and one
+/// statement stays well under SQLite's 32,766 bound parameters (9 per row).
+pub const CHUNK_SIZES: [usize; 5] = [256, 64, 16, 4, 1];
+
+/// The (account, event id) of a row, and its sequence number once inserted.
+pub type InsertedRows = HashMap<(String, String), i64>;
+
+/// One backend's way of writing a batch in one transaction.
+#[async_trait]
+pub trait BatchInsert: Send + 'static {
+    /// Inserts `events` in one committed transaction, skipping those already
+    /// stored, and returns the sequence numbers of the rows it inserted.
+    async fn insert_batch(&mut self, events: &[NewEvent]) -> Result<InsertedRows, sqlx::Error>;
+}
+
+type Reply = oneshot::Sender<Result<Inserted, StoreError>>;
+
+/// The handle through which requests enqueue inserts.
+pub struct GroupCommit {
+    queue: mpsc::Sender<(NewEvent, Reply)>,
+}
+
+impl GroupCommit {
+    /// Starts the writer task.
+    pub fn spawn(writer: impl BatchInsert) -> Self {
+        let (queue, receiver) = mpsc::channel(QUEUE_DEPTH);
+        tokio::spawn(run(writer, receiver));
+        Self { queue }
+    }
+
+    /// Inserts one event; resolves once its transaction has committed.
+    pub async fn insert(&self, event: NewEvent) -> Result<Inserted, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send((event, reply))
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Whether the writer task has stopped.
+    pub fn is_stopped(&self) -> bool {
+        self.queue.is_closed()
+    }
+}
+
+async fn run(mut writer: impl BatchInsert, mut queue: mpsc::Receiver<(NewEvent, Reply)>) {
+    let mut waiting: Vec<(NewEvent, Reply)> = Vec::with_capacity(MAX_BATCH);
+    let mut events = Vec::with_capacity(MAX_BATCH);
+    // `recv_many` waits for the first insert, then takes whatever else is queued.
+    while queue.recv_many(&mut waiting, MAX_BATCH).await > 0 {
+        let replies: Vec<Reply> = waiting
+            .drain(..)
+            .map(|(event, reply)| {
+                events.push(event);
+                reply
+            })
+            .collect();
+        match writer.insert_batch(&events).await {
+            Ok(mut inserted) => {
+                for (event, reply) in events.drain(..).zip(replies) {
+                    // Taking the seq out means that a second copy of the same
+                    // event in this batch is answered as the duplicate it is.
+                    let outcome = match inserted.remove(&(event.account, event.event_id)) {
+                        Some(seq) => Inserted::New { seq },
+                        None => Inserted::Duplicate,
+                    };
+                    // The caller may have gone (client disconnected); the row is committed regardless.
+                    let _ = reply.send(Ok(outcome));
+                }
+            }
+            Err(error) => {
+                tracing::error!(error = %error, rows = events.len(), "batch insert failed; every request in it gets an error and Stripe retries");
+                let message = error.to_string();
+                events.clear();
+                for reply in replies {
+                    let _ = reply.send(Err(StoreError::Database {
+                        operation: "inserting an event",
+                        source: sqlx::Error::Protocol(message.clone()),
+                    }));
+                }
+            }
+        }
+    }
+}
+
+/// The multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING` for one chunk,
+/// in either backend's placeholder syntax.
+pub fn insert_statement<'a, DB>(chunk: &'a [NewEvent]) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    &'a str: Encode<'a, DB> + Type<DB>,
+    Option<&'a str>: Encode<'a, DB> + Type<DB>,
+    bool: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+{
+    let mut query = QueryBuilder::new(
+        "INSERT INTO events (account, event_id, event_type, livemode, connect_account, api_version, created, received_at_ms, payload) ",
+    );
+    query.push_values(chunk.iter(), |mut row, event| {
+        row.push_bind(event.account.as_str())
+            .push_bind(event.event_id.as_str())
+            .push_bind(event.event_type.as_str())
+            .push_bind(event.livemode)
+            .push_bind(event.connect_account.as_deref())
+            .push_bind(event.api_version.as_deref())
+            .push_bind(event.created)
+            .push_bind(event.received_at_ms)
+            .push_bind(event.payload.as_str());
+    });
+    query.push(" ON CONFLICT (account, event_id) DO NOTHING RETURNING seq, account, event_id");
+    query
+}
+
+/// Splits `events` into chunks of [`CHUNK_SIZES`].
+pub fn chunks(mut events: &[NewEvent]) -> impl Iterator<Item = &[NewEvent]> {
+    std::iter::from_fn(move || {
+        if events.is_empty() {
+            return None;
+        }
+        let size = CHUNK_SIZES
+            .into_iter()
+            .find(|size| *size <= events.len())
+            .unwrap_or(1);
+        let (chunk, rest) = events.split_at(size);
+        events = rest;
+        Some(chunk)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_use_only_the_fixed_sizes_and_cover_everything() {
+        let event = NewEvent {
+            account: "a".into(),
+            event_id: "evt_1".into(),
+            event_type: "t".into(),
+            livemode: false,
+            connect_account: None,
+            api_version: None,
+            created: 1,
+            received_at_ms: 1,
+            payload: "{}".into(),
+        };
+        for len in [0, 1, 3, 5, 64, 85, 300, 512] {
+            let events = vec![event.clone(); len];
+            let sizes: Vec<usize> = chunks(&events).map(<[NewEvent]>::len).collect();
+            assert_eq!(sizes.iter().sum::<usize>(), len);
+            assert!(sizes.iter().all(|s| CHUNK_SIZES.contains(s)), "{sizes:?}");
+        }
+    }
+}
