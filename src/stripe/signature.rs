@@ -140,6 +140,22 @@ pub fn compute_signature(secret: &Secret, timestamp: i64, body: &[u8]) -> [u8; 3
 
 /// Verifies a request as Stripe's SDKs do, at the given time `now` (Unix seconds).
 ///
+/// ```
+/// use std::time::Duration;
+/// use stripe_chatops::config::Secret;
+/// use stripe_chatops::stripe::signature::{SignatureError, sign, verify};
+///
+/// let secret = Secret::new("whsec_doc_example");
+/// let body = br#"{"id":"evt_1","object":"event"}"#;
+/// let header = sign(body, &[&secret], 1_763_251_200);
+/// let five_minutes = Duration::from_secs(300);
+/// assert_eq!(verify(Some(&header), body, &[secret.clone()], five_minutes, 1_763_251_260), Ok(1_763_251_200));
+/// assert_eq!(
+///     verify(Some(&header), b"{}", &[secret], five_minutes, 1_763_251_260),
+///     Err(SignatureError::Mismatch)
+/// );
+/// ```
+///
 /// Accepts when any `v1` matches any secret, compared in constant time, and
 /// the timestamp lies within `tolerance` of `now`, in either direction: Stripe
 /// signs with its current time, so a timestamp far ahead of ours means our
