@@ -6,6 +6,8 @@
 //! - [`config`]: `bot.toml` — typed, validated with every error and its key path; secrets.
 //! - [`http`]: the axum router — Stripe webhooks, `/healthz`, `/readyz`, `/metrics`.
 //! - [`stripe`]: signature verification and signing, the event envelope, sample events.
+//! - [`event`]: money in real minor units, Stripe Dashboard links.
+//! - [`redact`]: the redaction policy and its pure masking functions.
 //! - [`store`]: the `Store` trait with SQLite (embedded, group commit) and PostgreSQL.
 //! - [`telemetry`]: structured logging.
 //!
@@ -18,7 +20,9 @@
 
 pub mod cli;
 pub mod config;
+pub mod event;
 pub mod http;
+pub mod redact;
 pub mod store;
 pub mod stripe;
 pub mod telemetry;
