@@ -49,6 +49,39 @@ pub struct StoredEvent {
     pub routed_at_ms: Option<i64>,
 }
 
+impl StoredEvent {
+    /// Reads an event row (columns as in `SELECT seq, account, event_id, …`) of either backend.
+    pub fn from_row<R>(row: &R) -> Result<Self, sqlx::Error>
+    where
+        R: sqlx::Row,
+        for<'r> &'r str: sqlx::ColumnIndex<R>,
+        for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    {
+        Ok(Self {
+            seq: row.try_get("seq")?,
+            event: NewEvent {
+                account: row.try_get("account")?,
+                event_id: row.try_get("event_id")?,
+                event_type: row.try_get("event_type")?,
+                livemode: row.try_get("livemode")?,
+                connect_account: row.try_get("connect_account")?,
+                api_version: row.try_get("api_version")?,
+                created: row.try_get("created")?,
+                received_at_ms: row.try_get("received_at_ms")?,
+                payload: row.try_get("payload")?,
+            },
+            routed_at_ms: row.try_get("routed_at_ms")?,
+        })
+    }
+}
+
+/// The columns [`StoredEvent::from_row`] reads.
+pub const EVENT_COLUMNS: &str = "seq, account, event_id, event_type, livemode, connect_account, api_version, created, received_at_ms, payload, routed_at_ms";
+
 /// What [`Store::insert_event`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Inserted {

@@ -10,13 +10,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Row};
 
 use super::group_commit::{self, BatchInsert, GroupCommit, InsertedRows};
-use super::{Inserted, NewEvent, Store, StoreError, StoredEvent, migrations};
-
-const EVENT_COLUMNS: &str = "seq, account, event_id, event_type, livemode, connect_account, api_version, created, received_at_ms, payload, routed_at_ms";
+use super::{EVENT_COLUMNS, Inserted, NewEvent, Store, StoreError, StoredEvent, migrations};
 
 /// The PostgreSQL implementation of [`Store`].
 pub struct PostgresStore {
@@ -76,24 +74,6 @@ impl BatchInsert for PostgresWriter {
     }
 }
 
-fn stored_event(row: &PgRow) -> StoredEvent {
-    StoredEvent {
-        seq: row.get("seq"),
-        event: NewEvent {
-            account: row.get("account"),
-            event_id: row.get("event_id"),
-            event_type: row.get("event_type"),
-            livemode: row.get("livemode"),
-            connect_account: row.get("connect_account"),
-            api_version: row.get("api_version"),
-            created: row.get("created"),
-            received_at_ms: row.get("received_at_ms"),
-            payload: row.get("payload"),
-        },
-        routed_at_ms: row.get("routed_at_ms"),
-    }
-}
-
 #[async_trait]
 impl Store for PostgresStore {
     async fn insert_event(&self, event: NewEvent) -> Result<Inserted, StoreError> {
@@ -108,7 +88,10 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(StoreError::db("listing events"))?;
-        Ok(rows.iter().map(stored_event).collect())
+        rows.iter()
+            .map(StoredEvent::from_row)
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::db("reading events"))
     }
 
     async fn event(
@@ -124,7 +107,10 @@ impl Store for PostgresStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(StoreError::db("reading an event"))?;
-        Ok(row.as_ref().map(stored_event))
+        row.as_ref()
+            .map(StoredEvent::from_row)
+            .transpose()
+            .map_err(StoreError::db("reading an event"))
     }
 
     async fn count_events(&self) -> Result<u64, StoreError> {

@@ -13,9 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Connection, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::group_commit::{self, BatchInsert, GroupCommit, InsertedRows};
-use super::{Inserted, NewEvent, Store, StoreError, StoredEvent, migrations};
-
-const EVENT_COLUMNS: &str = "seq, account, event_id, event_type, livemode, connect_account, api_version, created, received_at_ms, payload, routed_at_ms";
+use super::{EVENT_COLUMNS, Inserted, NewEvent, Store, StoreError, StoredEvent, migrations};
 
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
@@ -92,24 +90,6 @@ impl BatchInsert for SqliteWriter {
     }
 }
 
-fn stored_event(row: &sqlx::sqlite::SqliteRow) -> StoredEvent {
-    StoredEvent {
-        seq: row.get("seq"),
-        event: NewEvent {
-            account: row.get("account"),
-            event_id: row.get("event_id"),
-            event_type: row.get("event_type"),
-            livemode: row.get("livemode"),
-            connect_account: row.get("connect_account"),
-            api_version: row.get("api_version"),
-            created: row.get("created"),
-            received_at_ms: row.get("received_at_ms"),
-            payload: row.get("payload"),
-        },
-        routed_at_ms: row.get("routed_at_ms"),
-    }
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn insert_event(&self, event: NewEvent) -> Result<Inserted, StoreError> {
@@ -124,7 +104,10 @@ impl Store for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(StoreError::db("listing events"))?;
-        Ok(rows.iter().map(stored_event).collect())
+        rows.iter()
+            .map(StoredEvent::from_row)
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::db("reading events"))
     }
 
     async fn event(
@@ -140,7 +123,10 @@ impl Store for SqliteStore {
         .fetch_optional(&self.reader)
         .await
         .map_err(StoreError::db("reading an event"))?;
-        Ok(row.as_ref().map(stored_event))
+        row.as_ref()
+            .map(StoredEvent::from_row)
+            .transpose()
+            .map_err(StoreError::db("reading an event"))
     }
 
     async fn count_events(&self) -> Result<u64, StoreError> {
