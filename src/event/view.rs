@@ -1,0 +1,642 @@
+//! The typed view of a stored event: what a finance or support person needs.
+//!
+//! Built once from the raw payload ([`EventView::parse`]). Every event
+//! gets a view: known object kinds (invoice, charge, dispute, …) fill their
+//! section, and an unknown type still yields the envelope, the object type
+//! and id, and an amount when the object has one. Nothing here fails on a
+//! missing optional field: a value that is absent is `None`, never `null` text.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::links::dashboard_url;
+use super::money::Money;
+use crate::store::StoredEvent;
+
+/// The object family of an event, which picks its card template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectKind {
+    /// `invoice.*`.
+    Invoice,
+    /// `charge.*` except disputes.
+    Charge,
+    /// `charge.dispute.*`.
+    Dispute,
+    /// `payment_intent.*`.
+    PaymentIntent,
+    /// `customer.subscription.*`.
+    Subscription,
+    /// `checkout.session.*`.
+    CheckoutSession,
+    /// `customer.*` other than subscriptions.
+    Customer,
+    /// `radar.early_fraud_warning.*`.
+    EarlyFraudWarning,
+    /// `payout.*`.
+    Payout,
+    /// Any other type: kept and shown generically.
+    Other,
+}
+
+impl ObjectKind {
+    /// The kind of an event type.
+    pub fn of(event_type: &str) -> Self {
+        let starts = |prefix: &str| event_type.starts_with(prefix);
+        if starts("charge.dispute.") {
+            Self::Dispute
+        } else if starts("invoice.") {
+            Self::Invoice
+        } else if starts("charge.") {
+            Self::Charge
+        } else if starts("payment_intent.") {
+            Self::PaymentIntent
+        } else if starts("customer.subscription.") {
+            Self::Subscription
+        } else if starts("checkout.session.") {
+            Self::CheckoutSession
+        } else if starts("customer.") && !starts("customer.source.") && !starts("customer.tax_id.")
+        {
+            Self::Customer
+        } else if starts("radar.early_fraud_warning.") {
+            Self::EarlyFraudWarning
+        } else if starts("payout.") {
+            Self::Payout
+        } else {
+            Self::Other
+        }
+    }
+}
+
+/// An amount, with its display form.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Amount {
+    /// Minor units, as Stripe sends them.
+    pub minor: i64,
+    /// Upper-case ISO code.
+    pub currency: String,
+    /// `$1,250.00 USD`.
+    pub display: String,
+    /// Major units, for thresholds.
+    pub major: f64,
+}
+
+impl Amount {
+    fn new(minor: i64, currency: &str) -> Option<Self> {
+        let money = Money::new(minor, currency)?;
+        Some(Self {
+            minor,
+            currency: money.currency.code().to_owned(),
+            display: money.to_string(),
+            major: money.major(),
+        })
+    }
+}
+
+/// Who the event is about, unredacted. [`crate::redact`] decides what of it leaves.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Customer {
+    /// `cus_…`.
+    pub id: Option<String>,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// Full name.
+    pub name: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
+    /// Postal address, one line.
+    pub address: Option<String>,
+}
+
+/// A payment card, as far as Stripe shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CardInfo {
+    /// `visa`, `mastercard`, …
+    pub brand: Option<String>,
+    /// Last four digits.
+    pub last4: Option<String>,
+}
+
+/// Why a payment failed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Failure {
+    /// `failure_code` or `last_payment_error.code`, e.g. `card_declined`.
+    pub code: Option<String>,
+    /// The issuer's decline code, e.g. `insufficient_funds`.
+    pub decline_code: Option<String>,
+    /// The human message.
+    pub message: Option<String>,
+    /// `outcome.seller_message`.
+    pub seller_message: Option<String>,
+    /// `outcome.risk_level`: `normal`, `elevated`, `highest`.
+    pub risk_level: Option<String>,
+}
+
+/// Invoice facts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct InvoiceInfo {
+    /// `number`.
+    pub number: Option<String>,
+    /// `status`.
+    pub status: Option<String>,
+    /// `attempt_count`.
+    pub attempt_count: Option<i64>,
+    /// `next_payment_attempt`, Unix seconds; `None` means no automatic retry.
+    pub next_payment_attempt: Option<i64>,
+    /// `billing_reason`.
+    pub billing_reason: Option<String>,
+    /// `collection_method`.
+    pub collection_method: Option<String>,
+    /// `subscription` id.
+    pub subscription: Option<String>,
+    /// `amount_due`.
+    pub amount_due: Option<Amount>,
+    /// `amount_paid`.
+    pub amount_paid: Option<Amount>,
+    /// `due_date`, Unix seconds.
+    pub due_date: Option<i64>,
+    /// `hosted_invoice_url` (customer-facing).
+    pub hosted_invoice_url: Option<String>,
+}
+
+/// Dispute facts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DisputeInfo {
+    /// `reason`, e.g. `fraudulent`.
+    pub reason: Option<String>,
+    /// `status`, e.g. `needs_response`.
+    pub status: Option<String>,
+    /// `evidence_details.due_by`, Unix seconds; `Some(0)` means no response is possible.
+    pub due_by: Option<i64>,
+    /// The disputed charge id.
+    pub charge: Option<String>,
+    /// Card network.
+    pub network: Option<String>,
+}
+
+/// Subscription facts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SubscriptionInfo {
+    /// `status`.
+    pub status: Option<String>,
+    /// The first item's price nickname or id.
+    pub plan: Option<String>,
+    /// The first item's unit price.
+    pub price: Option<Amount>,
+    /// `month`, `year`, …
+    pub interval: Option<String>,
+    /// `trial_end`, Unix seconds.
+    pub trial_end: Option<i64>,
+    /// `cancel_at_period_end`.
+    pub cancel_at_period_end: Option<bool>,
+    /// `cancellation_details.reason`.
+    pub cancellation_reason: Option<String>,
+    /// `cancellation_details.feedback`.
+    pub cancellation_feedback: Option<String>,
+    /// Whether a default payment method is set.
+    pub has_payment_method: bool,
+}
+
+/// Payout facts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PayoutInfo {
+    /// `arrival_date`, Unix seconds.
+    pub arrival_date: Option<i64>,
+    /// `failure_code`.
+    pub failure_code: Option<String>,
+    /// `failure_message`.
+    pub failure_message: Option<String>,
+}
+
+/// The typed view of one event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventView {
+    /// `evt_…`.
+    pub id: String,
+    /// `invoice.payment_failed`, or any type we do not know.
+    pub event_type: String,
+    /// Object family.
+    pub kind: ObjectKind,
+    /// Live or test mode.
+    pub livemode: bool,
+    /// The endpoint's account name.
+    pub account: String,
+    /// The connected account (Connect), if any.
+    pub connect_account: Option<String>,
+    /// When Stripe created the event, Unix seconds.
+    pub created: i64,
+    /// `data.object.object`, e.g. `invoice`.
+    pub object_type: String,
+    /// `data.object.id` (an upcoming invoice has none).
+    pub object_id: Option<String>,
+    /// The headline amount of the object.
+    pub amount: Option<Amount>,
+    /// Who it is about.
+    pub customer: Customer,
+    /// `metadata`, as strings.
+    pub metadata: BTreeMap<String, String>,
+    /// Card used, where known.
+    pub card: Option<CardInfo>,
+    /// Why a payment failed, where it did.
+    pub failure: Option<Failure>,
+    /// Invoice facts (invoice events).
+    pub invoice: Option<InvoiceInfo>,
+    /// Dispute facts (dispute events).
+    pub dispute: Option<DisputeInfo>,
+    /// Subscription facts (subscription events).
+    pub subscription: Option<SubscriptionInfo>,
+    /// Payout facts (payout events).
+    pub payout: Option<PayoutInfo>,
+    /// Keys of `data.previous_attributes`: what changed (`*.updated` events).
+    pub changed: Vec<String>,
+    /// The object's page in the Stripe Dashboard.
+    pub dashboard_url: Option<String>,
+    /// The event's page in the Stripe Dashboard.
+    pub event_url: Option<String>,
+}
+
+/// Why a stored payload has no view.
+#[derive(Debug, thiserror::Error)]
+#[error("stored payload of {event_id} is not an event object: {reason}")]
+pub struct ViewError {
+    /// The event.
+    pub event_id: String,
+    /// What is missing.
+    pub reason: &'static str,
+}
+
+fn text(value: &Value, pointer: &str) -> Option<String> {
+    match value.pointer(pointer)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn int(value: &Value, pointer: &str) -> Option<i64> {
+    value.pointer(pointer)?.as_i64()
+}
+
+/// An amount from two fields of one object.
+fn amount(object: &Value, field: &str) -> Option<Amount> {
+    Amount::new(
+        int(object, &format!("/{field}"))?,
+        object.get("currency")?.as_str()?,
+    )
+}
+
+fn one_line_address(address: &Value) -> Option<String> {
+    let parts: Vec<&str> = ["line1", "line2", "postal_code", "city", "state", "country"]
+        .iter()
+        .filter_map(|key| address.get(*key).and_then(Value::as_str))
+        .filter(|part| !part.is_empty())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+impl EventView {
+    /// The view of a stored event.
+    pub fn from_stored(stored: &StoredEvent) -> Result<Self, ViewError> {
+        let payload: Value =
+            serde_json::from_str(&stored.event.payload).map_err(|_| ViewError {
+                event_id: stored.event.event_id.clone(),
+                reason: "payload is not JSON",
+            })?;
+        Self::parse(&payload, &stored.event.account)
+    }
+
+    /// The view of an event payload received on `account`'s endpoint.
+    pub fn parse(event: &Value, account: &str) -> Result<Self, ViewError> {
+        let id = text(event, "/id").unwrap_or_default();
+        let error = |reason| ViewError {
+            event_id: id.clone(),
+            reason,
+        };
+        let event_type = text(event, "/type").ok_or_else(|| error("no type"))?;
+        let object = event
+            .pointer("/data/object")
+            .filter(|o| o.is_object())
+            .ok_or_else(|| error("no data.object"))?;
+        let livemode = event
+            .get("livemode")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let connect_account = text(event, "/account");
+        let kind = ObjectKind::of(&event_type);
+        let object_id = text(object, "/id");
+
+        let mut view = Self {
+            dashboard_url: object_id
+                .as_deref()
+                .and_then(|oid| dashboard_url(oid, livemode, connect_account.as_deref())),
+            event_url: dashboard_url(&id, livemode, connect_account.as_deref()),
+            id,
+            kind,
+            livemode,
+            account: account.to_owned(),
+            created: int(event, "/created").unwrap_or(0),
+            object_type: text(object, "/object").unwrap_or_else(|| "unknown".to_owned()),
+            object_id,
+            amount: None,
+            customer: customer_of(object),
+            metadata: metadata_of(object),
+            card: card_of(object),
+            failure: None,
+            invoice: None,
+            dispute: None,
+            subscription: None,
+            payout: None,
+            changed: event
+                .pointer("/data/previous_attributes")
+                .and_then(Value::as_object)
+                .map(|changed| changed.keys().cloned().collect())
+                .unwrap_or_default(),
+            connect_account,
+            event_type,
+        };
+        match kind {
+            ObjectKind::Invoice => {
+                view.amount = amount(object, "amount_due");
+                view.invoice = Some(InvoiceInfo {
+                    number: text(object, "/number"),
+                    status: text(object, "/status"),
+                    attempt_count: int(object, "/attempt_count"),
+                    next_payment_attempt: int(object, "/next_payment_attempt"),
+                    billing_reason: text(object, "/billing_reason"),
+                    collection_method: text(object, "/collection_method"),
+                    subscription: text(object, "/subscription")
+                        .or_else(|| text(object, "/parent/subscription_details/subscription")),
+                    amount_due: amount(object, "amount_due"),
+                    amount_paid: amount(object, "amount_paid"),
+                    due_date: int(object, "/due_date"),
+                    hosted_invoice_url: text(object, "/hosted_invoice_url"),
+                });
+                if view.event_type.ends_with("paid") || view.event_type.ends_with("succeeded") {
+                    view.amount = amount(object, "amount_paid").or(view.amount);
+                }
+            }
+            ObjectKind::Charge => {
+                view.amount = if view.event_type == "charge.refunded" {
+                    amount(object, "amount_refunded")
+                } else {
+                    amount(object, "amount")
+                };
+                view.failure = failure_of_charge(object);
+            }
+            ObjectKind::PaymentIntent => {
+                view.amount = amount(object, "amount");
+                view.failure = object
+                    .get("last_payment_error")
+                    .filter(|e| e.is_object())
+                    .map(|error| Failure {
+                        code: text(error, "/code"),
+                        decline_code: text(error, "/decline_code"),
+                        message: text(error, "/message"),
+                        ..Failure::default()
+                    });
+            }
+            ObjectKind::Dispute => {
+                view.amount = amount(object, "amount");
+                view.dispute = Some(DisputeInfo {
+                    reason: text(object, "/reason"),
+                    status: text(object, "/status"),
+                    due_by: int(object, "/evidence_details/due_by"),
+                    charge: text(object, "/charge"),
+                    network: text(object, "/payment_method_details/card/network")
+                        .or_else(|| text(object, "/payment_method_details/card/brand")),
+                });
+            }
+            ObjectKind::Subscription => {
+                let item = object.pointer("/items/data/0");
+                let price = item.and_then(|item| item.get("price").or_else(|| item.get("plan")));
+                let unit = price.and_then(|p| {
+                    Amount::new(
+                        int(p, "/unit_amount").or_else(|| int(p, "/amount"))?,
+                        p.get("currency")?.as_str()?,
+                    )
+                });
+                view.amount = unit.clone();
+                view.subscription = Some(SubscriptionInfo {
+                    status: text(object, "/status"),
+                    plan: price.and_then(|p| text(p, "/nickname").or_else(|| text(p, "/id"))),
+                    price: unit,
+                    interval: price.and_then(|p| {
+                        text(p, "/recurring/interval").or_else(|| text(p, "/interval"))
+                    }),
+                    trial_end: int(object, "/trial_end"),
+                    cancel_at_period_end: object
+                        .get("cancel_at_period_end")
+                        .and_then(Value::as_bool),
+                    cancellation_reason: text(object, "/cancellation_details/reason"),
+                    cancellation_feedback: text(object, "/cancellation_details/feedback"),
+                    has_payment_method: text(object, "/default_payment_method").is_some()
+                        || text(object, "/default_source").is_some(),
+                });
+            }
+            ObjectKind::CheckoutSession => view.amount = amount(object, "amount_total"),
+            ObjectKind::Payout => {
+                view.amount = amount(object, "amount");
+                view.payout = Some(PayoutInfo {
+                    arrival_date: int(object, "/arrival_date"),
+                    failure_code: text(object, "/failure_code"),
+                    failure_message: text(object, "/failure_message"),
+                });
+            }
+            ObjectKind::EarlyFraudWarning | ObjectKind::Customer => {}
+            ObjectKind::Other => view.amount = amount(object, "amount"),
+        }
+        Ok(view)
+    }
+}
+
+fn customer_of(object: &Value) -> Customer {
+    let customer_id = match object.get("object").and_then(Value::as_str) {
+        Some("customer") => text(object, "/id"),
+        _ => text(object, "/customer").or_else(|| text(object, "/customer/id")),
+    };
+    let first = |pointers: &[&str]| pointers.iter().find_map(|p| text(object, p));
+    Customer {
+        id: customer_id,
+        email: first(&[
+            "/customer_email",
+            "/billing_details/email",
+            "/receipt_email",
+            "/customer_details/email",
+            "/email",
+        ]),
+        name: first(&[
+            "/customer_name",
+            "/billing_details/name",
+            "/customer_details/name",
+            "/name",
+        ]),
+        phone: first(&[
+            "/customer_phone",
+            "/billing_details/phone",
+            "/customer_details/phone",
+            "/phone",
+        ]),
+        address: [
+            "/customer_address",
+            "/billing_details/address",
+            "/customer_details/address",
+            "/address",
+        ]
+        .iter()
+        .find_map(|p| object.pointer(p).and_then(one_line_address)),
+    }
+}
+
+fn metadata_of(object: &Value) -> BTreeMap<String, String> {
+    object
+        .get("metadata")
+        .and_then(Value::as_object)
+        .map(|metadata| {
+            metadata
+                .iter()
+                .map(|(key, value)| {
+                    let value = value
+                        .as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| value.to_string());
+                    (key.clone(), value)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn card_of(object: &Value) -> Option<CardInfo> {
+    let card = object.pointer("/payment_method_details/card")?;
+    let info = CardInfo {
+        brand: text(card, "/brand"),
+        last4: text(card, "/last4"),
+    };
+    (info.brand.is_some() || info.last4.is_some()).then_some(info)
+}
+
+fn failure_of_charge(object: &Value) -> Option<Failure> {
+    let failure = Failure {
+        code: text(object, "/failure_code"),
+        decline_code: text(object, "/outcome/reason")
+            .filter(|_| text(object, "/failure_code").is_some()),
+        message: text(object, "/failure_message"),
+        seller_message: text(object, "/outcome/seller_message"),
+        risk_level: text(object, "/outcome/risk_level"),
+    };
+    (failure.code.is_some() || failure.message.is_some()).then_some(failure)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stripe::sample::{SAMPLE_TYPES, sample_event};
+
+    #[test]
+    fn every_sample_type_has_a_view_of_its_kind() {
+        for event_type in SAMPLE_TYPES {
+            let event = sample_event(event_type, 1_763_251_200).unwrap();
+            let view = EventView::parse(&event, "default").unwrap();
+            assert_eq!(view.event_type, *event_type);
+            assert_ne!(view.kind, ObjectKind::Other, "{event_type}");
+            assert!(
+                view.event_url
+                    .as_deref()
+                    .unwrap()
+                    .starts_with("https://dashboard.stripe.com/test/events/evt_")
+            );
+        }
+    }
+
+    #[test]
+    fn failed_invoice_carries_attempts_and_next_retry() {
+        let event = sample_event("invoice.payment_failed", 1_763_251_200).unwrap();
+        let view = EventView::parse(&event, "default").unwrap();
+        let invoice = view.invoice.unwrap();
+        assert_eq!(invoice.attempt_count, Some(2));
+        assert_eq!(
+            invoice.next_payment_attempt,
+            Some(1_763_251_200 + 3 * 86_400)
+        );
+        assert_eq!(view.amount.unwrap().display, "$49.00 USD");
+        assert_eq!(
+            view.customer.email.as_deref(),
+            Some("jenny.rosen@example.com")
+        );
+    }
+
+    #[test]
+    fn charge_failure_and_card() {
+        let event = sample_event("charge.failed", 1_763_251_200).unwrap();
+        let view = EventView::parse(&event, "default").unwrap();
+        let failure = view.failure.unwrap();
+        assert_eq!(failure.code.as_deref(), Some("card_declined"));
+        assert_eq!(failure.decline_code.as_deref(), Some("insufficient_funds"));
+        assert_eq!(view.card.unwrap().last4.as_deref(), Some("0341"));
+    }
+
+    #[test]
+    fn dispute_deadline_and_connect_links() {
+        let mut event = sample_event("charge.dispute.created", 1_763_251_200).unwrap();
+        event["livemode"] = true.into();
+        event["account"] = "acct_1Conn".into();
+        let view = EventView::parse(&event, "eu").unwrap();
+        assert_eq!(
+            view.dispute.unwrap().due_by,
+            Some(1_763_251_200 + 7 * 86_400)
+        );
+        assert!(
+            view.dashboard_url
+                .unwrap()
+                .starts_with("https://dashboard.stripe.com/acct_1Conn/disputes/dp_")
+        );
+        assert_eq!(view.account, "eu");
+    }
+
+    #[test]
+    fn zero_decimal_and_three_decimal_amounts() {
+        let mut event = sample_event("charge.succeeded", 1_763_251_200).unwrap();
+        event["data"]["object"]["currency"] = "jpy".into();
+        event["data"]["object"]["amount"] = 5000.into();
+        assert_eq!(
+            EventView::parse(&event, "default")
+                .unwrap()
+                .amount
+                .unwrap()
+                .display,
+            "¥5,000 JPY"
+        );
+        event["data"]["object"]["currency"] = "kwd".into();
+        event["data"]["object"]["amount"] = 12_500.into();
+        assert_eq!(
+            EventView::parse(&event, "default")
+                .unwrap()
+                .amount
+                .unwrap()
+                .display,
+            "12.500 KWD"
+        );
+    }
+
+    #[test]
+    fn unknown_types_and_missing_fields_still_have_a_view() {
+        let event = serde_json::json!({
+            "id": "evt_1", "object": "event", "type": "billing.alert.triggered", "created": 1, "livemode": false,
+            "data": { "object": { "object": "billing.alert", "id": "alrt_1" } }
+        });
+        let view = EventView::parse(&event, "default").unwrap();
+        assert_eq!(view.kind, ObjectKind::Other);
+        assert_eq!(view.object_type, "billing.alert");
+        assert_eq!(view.amount, None);
+        assert_eq!(view.customer, Customer::default());
+        assert_eq!(view.dashboard_url, None);
+    }
+
+    #[test]
+    fn changed_keys_come_from_previous_attributes() {
+        let event = sample_event("customer.updated", 1).unwrap();
+        let view = EventView::parse(&event, "default").unwrap();
+        assert_eq!(view.changed, ["address", "email"]);
+    }
+}
