@@ -1,4 +1,5 @@
-//! The command line: `serve`, `check-config`, `send-sample`, `events list`, `migrate`.
+//! The command line: `serve`, `check-config`, `send-sample`, `events list`,
+//! `simulate`, `migrate`.
 //!
 //! Every command reads the same `bot.toml` (`--config`, default `./bot.toml`)
 //! through the same validation. Errors are printed with their whole cause
@@ -11,6 +12,8 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
 use crate::config::{self, Config, DEFAULT_ACCOUNT, LoadError};
+use crate::event::EventView;
+use crate::routing::Destination;
 use crate::store;
 use crate::stripe::{sample, signature};
 use crate::telemetry::{self, LogFormat};
@@ -64,6 +67,18 @@ pub enum Command {
     },
     /// Create or update the database schema, then exit.
     Migrate,
+    /// For each event file, print which receivers it reaches and which route matched.
+    Simulate {
+        /// Stripe event JSON files (one event, or an array of events, per file).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The account the events arrive on.
+        #[arg(long, default_value = DEFAULT_ACCOUNT)]
+        account: String,
+        /// One JSON object per event.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `events` subcommands.
@@ -122,6 +137,14 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             list_events(&load(&cli.config)?, limit, json).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Simulate {
+            files,
+            account,
+            json,
+        } => {
+            simulate(&load(&cli.config)?, &files, &account, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Migrate => {
             let config = load(&cli.config)?;
             let store = store::open(&config.storage.url, 1).await?;
@@ -159,6 +182,12 @@ fn check_config(path: &Path) -> ExitCode {
             println!("  listen:   {}", config.server.listen);
             println!("  storage:  {}", redacted_url(&config.storage.url));
             println!("  accounts: {}", accounts.join(", "));
+            let receivers: Vec<String> = config
+                .receivers
+                .values()
+                .map(|r| format!("{} ({})", r.name, describe(&r.destination)))
+                .collect();
+            println!("  receivers: {}", receivers.join(", "));
             ExitCode::SUCCESS
         }
         Err(LoadError::Invalid { path, errors }) => {
@@ -178,6 +207,71 @@ fn check_config(path: &Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A destination in a few words: `slack C0123`, `console`.
+fn describe(destination: &Destination) -> String {
+    match destination {
+        Destination::Slack(target) => format!("slack {}", target.channel),
+        Destination::Discord(target) => format!("discord channel {}", target.channel_id),
+        Destination::Telegram(target) => match (&target.subscribers, target.chat_id) {
+            (Some(topic), _) => format!("telegram subscribers of {topic:?}"),
+            (None, Some(chat)) => format!("telegram chat {chat}"),
+            (None, None) => "telegram".to_owned(),
+        },
+        Destination::Console => "console".to_owned(),
+        Destination::Webhook(target) => format!("webhook {}", target.url),
+    }
+}
+
+fn simulate(config: &Config, files: &[PathBuf], account: &str, json: bool) -> anyhow::Result<()> {
+    if config.endpoint(account).is_none() {
+        bail!("no account {account:?} in the config");
+    }
+    for file in files {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not JSON", file.display()))?;
+        let events = match value {
+            serde_json::Value::Array(events) => events,
+            event => vec![event],
+        };
+        for event in events {
+            let view = EventView::parse(&event, account)
+                .with_context(|| format!("in {}", file.display()))?;
+            let matches = config.router.route(&view);
+            if json {
+                let line = serde_json::json!({
+                    "file": file.display().to_string(),
+                    "id": view.id,
+                    "type": view.event_type,
+                    "receivers": matches,
+                });
+                println!("{line}");
+                continue;
+            }
+            let amount = view
+                .amount
+                .as_ref()
+                .map(|a| format!("{}, ", a.display))
+                .unwrap_or_default();
+            let mode = if view.livemode { "live" } else { "test" };
+            println!(
+                "{} {} ({amount}{mode}, account {account})",
+                view.id, view.event_type
+            );
+            for found in matches {
+                let destination = config
+                    .receivers
+                    .get(&found.receiver)
+                    .map(|r| describe(&r.destination))
+                    .unwrap_or_default();
+                println!("  → {} ({destination}) via {}", found.receiver, found.route);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A storage URL without its password, for printing.

@@ -36,7 +36,7 @@ pub enum EmailDisplay {
 
 /// A redaction policy: `[redaction]` globally, or per receiver.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct RedactionPolicy {
     /// `"masked"` (default), `"full"` or `"hidden"`.
     pub email: EmailDisplay,

@@ -19,6 +19,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::redact::RedactionPolicy;
+use crate::routing::{self, Receiver, ReceiverFile, RouteFile, Router, RoutingFile};
+
 pub use locate::{KeyPath, SourceMap};
 pub use secret::Secret;
 
@@ -46,6 +49,14 @@ pub struct ConfigFile {
     pub storage: StorageFile,
     /// `[stripe]`: webhook verification and the API key for button actions.
     pub stripe: StripeFile,
+    /// `[route]`: the route tree. Without it every event goes to one console receiver.
+    pub route: Option<RouteFile>,
+    /// `[[receivers]]`: named destinations.
+    pub receivers: Vec<ReceiverFile>,
+    /// `[routing]`: matcher settings (exchange rates).
+    pub routing: RoutingFile,
+    /// `[redaction]`: the default redaction policy of every receiver.
+    pub redaction: RedactionPolicy,
 }
 
 /// `[server]`.
@@ -167,7 +178,14 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Stripe endpoints and credentials.
     pub stripe: StripeConfig,
+    /// The route tree.
+    pub router: Router,
+    /// Receivers by name.
+    pub receivers: BTreeMap<String, Receiver>,
 }
+
+/// The receiver every event reaches when `bot.toml` has no `[route]`.
+pub const IMPLICIT_CONSOLE_RECEIVER: &str = "console";
 
 /// Validated `[server]`.
 #[derive(Debug, Clone)]
@@ -515,7 +533,48 @@ impl ConfigFile {
             );
         }
 
+        let accounts: Vec<&str> = endpoints.keys().map(String::as_str).collect();
+        let (router, receivers) = if self.route.is_none() && self.receivers.is_empty() {
+            let route = RouteFile {
+                receiver: Some(IMPLICIT_CONSOLE_RECEIVER.to_owned()),
+                ..RouteFile::default()
+            };
+            let console = ReceiverFile {
+                name: IMPLICIT_CONSOLE_RECEIVER.to_owned(),
+                slack: None,
+                discord: None,
+                telegram: None,
+                console: Some(routing::ConsoleTarget {}),
+                webhook: None,
+                redaction: None,
+                templates: None,
+            };
+            let (router, receivers, _) = routing::validate(
+                &route,
+                &[console],
+                &self.routing,
+                &self.redaction,
+                &accounts,
+            );
+            (router, receivers)
+        } else {
+            let route = self.route.clone().unwrap_or_default();
+            let (router, receivers, problems) = routing::validate(
+                &route,
+                &self.receivers,
+                &self.routing,
+                &self.redaction,
+                &accounts,
+            );
+            for (path, message) in problems {
+                errors.push(path, message);
+            }
+            (router, receivers)
+        };
+
         Config {
+            router,
+            receivers,
             server: ServerConfig {
                 listen,
                 max_body_bytes: self.server.max_body_bytes,

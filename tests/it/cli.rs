@@ -355,3 +355,105 @@ fn migrate_creates_the_schema() {
     assert!(stdout.contains("sqlite schema is up to date"), "{stdout}");
     assert!(dir.path().join("data/events.db").exists());
 }
+
+const ROUTED: &str = r#"
+[[receivers]]
+name = "finance"
+slack = { channel = "C0FINANCE" }
+[[receivers]]
+name = "disputes"
+discord = { channel_id = "123456789012345678" }
+[[receivers]]
+name = "ops"
+console = {}
+[route]
+receiver = "ops"
+[[route.routes]]
+event_types = ["charge.dispute.*"]
+receiver = "disputes"
+continue = true
+[[route.routes]]
+event_types = ["invoice.*", "charge.*"]
+receiver = "finance"
+"#;
+
+#[test]
+fn simulate_prints_receivers_and_the_matching_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("events.db").display());
+    let config = dir.path().join("bot.toml");
+    std::fs::write(&config, config_text(&url, ROUTED)).unwrap();
+    let dispute = dir.path().join("dispute.json");
+    std::fs::write(
+        &dispute,
+        serde_json::to_vec(&event("charge.dispute.created")).unwrap(),
+    )
+    .unwrap();
+    let both = dir.path().join("both.json");
+    std::fs::write(
+        &both,
+        serde_json::to_vec(&vec![event("payout.paid"), event("invoice.paid")]).unwrap(),
+    )
+    .unwrap();
+
+    let (code, stdout, stderr) = run(
+        &[
+            "simulate",
+            &dispute.display().to_string(),
+            &both.display().to_string(),
+        ],
+        &config,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].contains("charge.dispute.created ($49.00 USD, test, account default)"),
+        "{stdout}"
+    );
+    assert_eq!(
+        lines[1],
+        "  → disputes (discord channel 123456789012345678) via route.routes[0]"
+    );
+    assert_eq!(
+        lines[2],
+        "  → finance (slack C0FINANCE) via route.routes[1]"
+    );
+    assert!(lines[3].contains("payout.paid"), "{stdout}");
+    assert_eq!(lines[4], "  → ops (console) via route");
+    assert_eq!(
+        lines[6],
+        "  → finance (slack C0FINANCE) via route.routes[1]"
+    );
+
+    let (code, stdout, _) = run(
+        &["simulate", "--json", &dispute.display().to_string()],
+        &config,
+    );
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(json["receivers"][0]["receiver"], "disputes");
+    assert_eq!(json["receivers"][1]["route"], "route.routes[1]");
+}
+
+#[test]
+fn check_config_names_undefined_receivers_and_unreachable_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bot.toml");
+    let routes = "[[receivers]]\nname = \"ops\"\nconsole = {}\n[route]\nreceiver = \"ops\"\n[[route.routes]]\nreceiver = \"ops\"\n[[route.routes]]\nevent_types = [\"invoice.*\"]\nreceiver = \"finanse\"\n";
+    std::fs::write(&config, config_text("sqlite://./x.db", routes)).unwrap();
+    let (code, _, stderr) = run(&["check-config"], &config);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("route.routes[1]")
+            && stderr.contains("is unreachable: route.routes[0] matches every event"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("route.routes[1].receiver (line"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("undefined receiver \"finanse\" used in route.routes[1]"),
+        "{stderr}"
+    );
+}
