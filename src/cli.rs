@@ -1,5 +1,5 @@
 //! The command line: `serve`, `check-config`, `send-sample`, `events list`,
-//! `simulate`, `migrate`.
+//! `render`, `simulate`, `migrate`.
 //!
 //! Every command reads the same `bot.toml` (`--config`, default `./bot.toml`)
 //! through the same validation. Errors are printed with their whole cause
@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{self, Config, DEFAULT_ACCOUNT, LoadError};
 use crate::event::EventView;
+use crate::render::{Platform, Templates};
 use crate::routing::Destination;
 use crate::store;
 use crate::stripe::{sample, signature};
@@ -58,6 +59,9 @@ pub enum Command {
         /// Mark the sample as a live-mode event.
         #[arg(long)]
         live: bool,
+        /// Print the event JSON instead of posting it (for `render` and `simulate`).
+        #[arg(long)]
+        print: bool,
     },
     /// Inspect stored events.
     Events {
@@ -67,6 +71,21 @@ pub enum Command {
     },
     /// Create or update the database schema, then exit.
     Migrate,
+    /// Print exactly the payload a platform would receive for an event, after redaction.
+    Render {
+        /// A Stripe event JSON file.
+        #[arg(long)]
+        event: PathBuf,
+        /// The payload format.
+        #[arg(long, value_enum)]
+        platform: Platform,
+        /// Use this receiver's redaction, templates and destination.
+        #[arg(long)]
+        receiver: Option<String>,
+        /// The account the event arrives on.
+        #[arg(long, default_value = DEFAULT_ACCOUNT)]
+        account: String,
+    },
     /// For each event file, print which receivers it reaches and which route matched.
     Simulate {
         /// Stripe event JSON files (one event, or an array of events, per file).
@@ -130,11 +149,27 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             url,
             account,
             live,
-        } => send_sample(&load(&cli.config)?, &event_type, url, &account, live).await,
+            print,
+        } => send_sample(&load(&cli.config)?, &event_type, url, &account, live, print).await,
         Command::Events {
             command: EventsCommand::List { limit, json },
         } => {
             list_events(&load(&cli.config)?, limit, json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Render {
+            event,
+            platform,
+            receiver,
+            account,
+        } => {
+            render(
+                &load(&cli.config)?,
+                &event,
+                platform,
+                receiver.as_deref(),
+                &account,
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Simulate {
@@ -222,6 +257,63 @@ fn describe(destination: &Destination) -> String {
         Destination::Console => "console".to_owned(),
         Destination::Webhook(target) => format!("webhook {}", target.url),
     }
+}
+
+fn render(
+    config: &Config,
+    file: &Path,
+    platform: Platform,
+    receiver: Option<&str>,
+    account: &str,
+) -> anyhow::Result<()> {
+    let endpoint = config
+        .endpoint(account)
+        .with_context(|| format!("no account {account:?} in the config"))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let event: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+    let view = EventView::parse(&event, account)?;
+    let receiver = match receiver {
+        Some(name) => Some(
+            config
+                .receivers
+                .get(name)
+                .with_context(|| format!("no receiver {name:?} in the config"))?,
+        ),
+        None => None,
+    };
+    let policy = receiver.map_or(&config.redaction, |r| &r.redaction);
+    let templates = Templates::new(config.templates_dir.clone());
+    let card = crate::render::card_for(
+        &templates,
+        &view,
+        policy,
+        receiver.and_then(|r| r.templates.as_deref()),
+        &endpoint.display_name,
+        chrono::Utc::now().timestamp(),
+    )?;
+    let mut payload = crate::render::payload(platform, &card);
+    match (platform, receiver.map(|r| &r.destination)) {
+        (Platform::Console, _) => {
+            print!("{}", payload.as_str().unwrap_or_default());
+            return Ok(());
+        }
+        (Platform::Slack, Some(Destination::Slack(target))) => {
+            payload["channel"] = target.channel.clone().into()
+        }
+        (Platform::Telegram, Some(Destination::Telegram(target))) => {
+            if let Some(chat) = target.chat_id {
+                payload["chat_id"] = chat.into();
+            }
+            if let Some(thread) = target.message_thread_id {
+                payload["message_thread_id"] = thread.into();
+            }
+        }
+        _ => {}
+    }
+    println!("{}", serde_json::to_string_pretty(&payload)?);
+    Ok(())
 }
 
 fn simulate(config: &Config, files: &[PathBuf], account: &str, json: bool) -> anyhow::Result<()> {
@@ -316,6 +408,7 @@ async fn send_sample(
     url: Option<String>,
     account: &str,
     live: bool,
+    print: bool,
 ) -> anyhow::Result<ExitCode> {
     if event_type == "list" {
         for event_type in sample::SAMPLE_TYPES {
@@ -337,6 +430,10 @@ async fn send_sample(
         );
     };
     event["livemode"] = serde_json::Value::Bool(live);
+    if print {
+        println!("{}", serde_json::to_string_pretty(&event)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let body = serde_json::to_vec(&event)?;
     let header = signature::sign(&body, &[secret], now);
     let url = url.unwrap_or_else(|| default_url(config, account));

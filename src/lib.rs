@@ -8,6 +8,7 @@
 //! - [`stripe`]: signature verification and signing, the event envelope, sample events.
 //! - [`event`]: money in real minor units, Stripe Dashboard links.
 //! - [`redact`]: the redaction policy and its pure masking functions.
+//! - [`render`]: redacted context, minijinja card templates, Slack/Discord/Telegram/console payloads.
 //! - [`routing`]: the route tree (pure): which receivers an event reaches, and why.
 //! - [`store`]: the `Store` trait with SQLite (embedded, group commit) and PostgreSQL.
 //! - [`telemetry`]: structured logging.
@@ -24,6 +25,7 @@ pub mod config;
 pub mod event;
 pub mod http;
 pub mod redact;
+pub mod render;
 pub mod routing;
 pub mod store;
 pub mod stripe;

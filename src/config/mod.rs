@@ -57,6 +57,16 @@ pub struct ConfigFile {
     pub routing: RoutingFile,
     /// `[redaction]`: the default redaction policy of every receiver.
     pub redaction: RedactionPolicy,
+    /// `[templates]`: card template overrides.
+    pub templates: TemplatesFile,
+}
+
+/// `[templates]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct TemplatesFile {
+    /// A folder whose `*.card` files override the built-in templates, file by file.
+    pub dir: Option<PathBuf>,
 }
 
 /// `[server]`.
@@ -182,6 +192,10 @@ pub struct Config {
     pub router: Router,
     /// Receivers by name.
     pub receivers: BTreeMap<String, Receiver>,
+    /// The `[templates] dir` override folder.
+    pub templates_dir: Option<PathBuf>,
+    /// The default redaction policy.
+    pub redaction: RedactionPolicy,
 }
 
 /// The receiver every event reaches when `bot.toml` has no `[route]`.
@@ -572,9 +586,28 @@ impl ConfigFile {
             (router, receivers)
         };
 
+        if let Some(dir) = &self.templates.dir
+            && !dir.is_dir()
+        {
+            errors.push(
+                root.key("templates").key("dir"),
+                format!("{} is not a folder", dir.display()),
+            );
+        }
+        for (index, receiver) in self.receivers.iter().enumerate() {
+            if let Some(dir) = receiver.templates.as_ref().filter(|d| !d.is_dir()) {
+                errors.push(
+                    root.key("receivers").index(index).key("templates"),
+                    format!("{} is not a folder", dir.display()),
+                );
+            }
+        }
+
         Config {
             router,
             receivers,
+            templates_dir: self.templates.dir.clone(),
+            redaction: self.redaction.clone(),
             server: ServerConfig {
                 listen,
                 max_body_bytes: self.server.max_body_bytes,

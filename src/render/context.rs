@@ -1,0 +1,221 @@
+//! The template context: the event view after redaction, with dates and
+//! codes already turned into words.
+//!
+//! This is the only door between event data and a template: nothing reaches
+//! a card that this function did not let through under the receiver's
+//! [`RedactionPolicy`]. Every free text is also passed through the Luhn mask.
+
+use serde_json::{Value, json};
+
+use crate::event::EventView;
+use crate::redact::{RedactionPolicy, mask_card_numbers};
+
+use super::time::{days_left, when, words};
+
+/// Text safe to show: card numbers masked, line breaks flattened (the card
+/// format is one directive per line), surrounding space trimmed.
+fn clean(text: &str) -> String {
+    mask_card_numbers(&text.replace(['\r', '\n', '\t'], " "))
+        .trim()
+        .to_owned()
+}
+
+fn opt(text: Option<&String>) -> Value {
+    text.map(|t| Value::String(clean(t))).unwrap_or(Value::Null)
+}
+
+/// `billing_reason` as people say it.
+fn billing_reason_words(reason: &str) -> String {
+    match reason {
+        "subscription_cycle" => "renewal".to_owned(),
+        "subscription_create" => "first payment".to_owned(),
+        "subscription_update" | "subscription" => "plan change".to_owned(),
+        "subscription_threshold" => "usage threshold".to_owned(),
+        "manual" => "one-off invoice".to_owned(),
+        "upcoming" => "upcoming renewal".to_owned(),
+        other => words(other).to_lowercase(),
+    }
+}
+
+/// Builds the context of `view` for a receiver with `policy`, at time `now`.
+/// `account_name` is the display name of the endpoint's account.
+pub fn build(view: &EventView, policy: &RedactionPolicy, account_name: &str, now: i64) -> Value {
+    let customer = &view.customer;
+    let email = customer
+        .email
+        .as_deref()
+        .and_then(|e| policy.email(e))
+        .map(|e| clean(&e));
+    let name = customer
+        .name
+        .as_deref()
+        .and_then(|n| policy.name(n))
+        .map(|n| clean(&n));
+    let phone = customer
+        .phone
+        .as_ref()
+        .filter(|_| policy.phone)
+        .map(|p| clean(p));
+    let address = customer
+        .address
+        .as_ref()
+        .filter(|_| policy.address)
+        .map(|a| clean(a));
+    // Who, in one short label: the name as allowed, else the e-mail as allowed, else the id.
+    let label = name
+        .clone()
+        .or_else(|| email.clone())
+        .or_else(|| customer.id.clone());
+    let metadata: serde_json::Map<String, Value> = view
+        .metadata
+        .iter()
+        .filter(|(key, _)| policy.allows_metadata(key))
+        .map(|(key, value)| (key.clone(), Value::String(clean(value))))
+        .collect();
+    let card = view
+        .card
+        .as_ref()
+        .filter(|_| policy.card_last4)
+        .map(|card| {
+            let brand = card
+                .brand
+                .as_deref()
+                .map(words)
+                .unwrap_or_else(|| "Card".to_owned());
+            match &card.last4 {
+                Some(last4) if last4.len() == 4 && last4.bytes().all(|b| b.is_ascii_digit()) => {
+                    format!("{brand} ••{last4}")
+                }
+                _ => brand,
+            }
+        });
+    let failure = view.failure.as_ref().map(|failure| {
+        let code = failure.decline_code.as_ref().or(failure.code.as_ref());
+        let reason = match (code, &failure.message) {
+            (Some(code), Some(message)) => format!("{code}: {}", clean(message)),
+            (Some(code), None) => code.clone(),
+            (None, Some(message)) => clean(message),
+            (None, None) => String::new(),
+        };
+        json!({
+            "code": opt(failure.code.as_ref()),
+            "decline_code": opt(failure.decline_code.as_ref()),
+            "message": opt(failure.message.as_ref()),
+            "seller_message": opt(failure.seller_message.as_ref()),
+            "risk_level": opt(failure.risk_level.as_ref()),
+            "reason": clean(&reason),
+        })
+    });
+    let invoice = view.invoice.as_ref().map(|invoice| {
+        let next_retry = match invoice.next_payment_attempt {
+            Some(at) => when(at, now),
+            None => "no automatic retry".to_owned(),
+        };
+        json!({
+            "number": opt(invoice.number.as_ref()),
+            "status": opt(invoice.status.as_ref()),
+            "attempt": invoice.attempt_count,
+            "next_retry": next_retry,
+            "has_next_retry": invoice.next_payment_attempt.is_some(),
+            "billing_reason": invoice.billing_reason.as_deref().map(billing_reason_words),
+            "amount_due": invoice.amount_due.as_ref().map(|a| a.display.clone()),
+            "amount_paid": invoice.amount_paid.as_ref().map(|a| a.display.clone()),
+            "subscription": opt(invoice.subscription.as_ref()),
+            "due": invoice.due_date.map(|at| when(at, now)),
+            "collection_method": opt(invoice.collection_method.as_ref()),
+        })
+    });
+    let dispute = view.dispute.as_ref().map(|dispute| {
+        let (due, days) = match dispute.due_by {
+            Some(0) => ("no response possible".to_owned(), None),
+            Some(at) => {
+                let days = days_left(at, now);
+                let left = match days {
+                    d if d < 0 => "past due".to_owned(),
+                    1 => "1 day left".to_owned(),
+                    d => format!("{d} days left"),
+                };
+                (format!("{} · {left}", when(at, now)), Some(days))
+            }
+            None => (String::new(), None),
+        };
+        json!({
+            "reason": dispute.reason.as_deref().map(words),
+            "status": dispute.status.as_deref().map(words),
+            "outcome": dispute.status.as_deref().map(|s| match s {
+                "won" | "warning_closed" => "won",
+                "lost" => "lost",
+                _ => "closed",
+            }),
+            "due": due,
+            "days_left": days,
+            "charge": opt(dispute.charge.as_ref()),
+            "network": dispute.network.as_deref().map(words),
+        })
+    });
+    let subscription = view.subscription.as_ref().map(|sub| {
+        let price = sub.price.as_ref().map(|price| match &sub.interval {
+            Some(interval) => format!("{} / {interval}", price.display),
+            None => price.display.clone(),
+        });
+        json!({
+            "status": sub.status.as_deref().map(words),
+            "raw_status": opt(sub.status.as_ref()),
+            "plan": opt(sub.plan.as_ref()),
+            "price": price,
+            "trial_end": sub.trial_end.map(|at| when(at, now)),
+            "cancel_at_period_end": sub.cancel_at_period_end,
+            "cancellation_reason": sub.cancellation_reason.as_deref().map(words),
+            "feedback": sub.cancellation_feedback.as_deref().map(words),
+            "has_payment_method": sub.has_payment_method,
+        })
+    });
+    let payout = view.payout.as_ref().map(|payout| {
+        json!({
+            "arrival": payout.arrival_date.map(|at| when(at, now)),
+            "failure_code": opt(payout.failure_code.as_ref()),
+            "failure_message": opt(payout.failure_message.as_ref()),
+        })
+    });
+    let mut badges = Vec::new();
+    if !view.livemode {
+        badges.push("TEST MODE".to_owned());
+    }
+    if view.account != crate::config::DEFAULT_ACCOUNT {
+        badges.push(account_name.to_owned());
+    }
+    if let Some(connected) = &view.connect_account {
+        badges.push(connected.clone());
+    }
+    json!({
+        "id": view.id,
+        "type": view.event_type,
+        "kind": view.kind,
+        "livemode": view.livemode,
+        "account": view.account,
+        "account_name": account_name,
+        "connect_account": view.connect_account,
+        "badges": badges,
+        "object_type": view.object_type,
+        "object_id": view.object_id,
+        "amount": view.amount.as_ref().map(|a| a.display.clone()),
+        "customer": {
+            "id": customer.id,
+            "label": label,
+            "email": email,
+            "name": name,
+            "phone": phone,
+            "address": address,
+        },
+        "metadata": metadata,
+        "card": card,
+        "failure": failure,
+        "invoice": invoice,
+        "dispute": dispute,
+        "subscription": subscription,
+        "payout": payout,
+        "changed": view.changed.iter().map(|key| words(key).to_lowercase()).collect::<Vec<_>>(),
+        "dashboard_url": view.dashboard_url,
+        "event_url": view.event_url,
+    })
+}
