@@ -61,11 +61,18 @@ pub fn build(view: &EventView, policy: &RedactionPolicy, account_name: &str, now
         .as_ref()
         .filter(|_| policy.address)
         .map(|a| clean(a));
-    // Who, in one short label: the name as allowed, else the e-mail as allowed, else the id.
-    let label = name
+    // Who, in one short label (titles): the e-mail as allowed (its domain tells the
+    // company), else the name as allowed, else the customer id.
+    let label = email
         .clone()
-        .or_else(|| email.clone())
+        .or_else(|| name.clone())
         .or_else(|| customer.id.clone());
+    // Who, in full (the Customer field): name and e-mail, each as allowed.
+    let display = match (&name, &email) {
+        (Some(name), Some(email)) => Some(format!("{name} · {email}")),
+        (Some(one), None) | (None, Some(one)) => Some(one.clone()),
+        (None, None) => customer.id.clone(),
+    };
     let metadata: serde_json::Map<String, Value> = view
         .metadata
         .iter()
@@ -202,6 +209,7 @@ pub fn build(view: &EventView, policy: &RedactionPolicy, account_name: &str, now
         "customer": {
             "id": customer.id,
             "label": label,
+            "display": display,
             "email": email,
             "name": name,
             "phone": phone,

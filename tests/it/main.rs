@@ -3,6 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod cards;
 mod cli;
 mod ingest_http;
 mod parsers_prop;
