@@ -7,6 +7,7 @@
 //! - [`http`]: the axum router — Stripe webhooks, `/healthz`, `/readyz`, `/metrics`.
 //! - [`stripe`]: signature verification and signing, the event envelope, sample events.
 //! - [`event`]: money in real minor units, Stripe Dashboard links.
+//! - [`pipeline`]: routes every stored event to pending deliveries, restart-safe.
 //! - [`redact`]: the redaction policy and its pure masking functions.
 //! - [`render`]: redacted context, minijinja card templates, Slack/Discord/Telegram/console payloads.
 //! - [`routing`]: the route tree (pure): which receivers an event reaches, and why.
@@ -16,7 +17,8 @@
 //! # Data flow
 //! `POST /webhooks/stripe[/{account}]` → verify `Stripe-Signature` on the raw
 //! bytes → parse the envelope → insert once per (account, event id) → commit
-//! → 2xx. Nothing else runs on the request path.
+//! → 2xx. Nothing else runs on the request path: the [`pipeline`] then
+//! routes each stored event to one pending delivery per receiver.
 
 #![forbid(unsafe_code)]
 
@@ -24,6 +26,7 @@ pub mod cli;
 pub mod config;
 pub mod event;
 pub mod http;
+pub mod pipeline;
 pub mod redact;
 pub mod render;
 pub mod routing;
@@ -45,13 +48,25 @@ pub async fn build_state(config: Config) -> Result<AppState, store::StoreError> 
     Ok(AppState::new(Arc::new(config), store))
 }
 
-/// Runs the service on `listener` until `shutdown` resolves, then finishes in-flight requests.
+/// Runs the service on `listener` until `shutdown` resolves: the HTTP server
+/// and the pipeline. On shutdown the server stops accepting and finishes
+/// in-flight requests, then the pipeline stops between two events.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    http::serve(listener, state, shutdown).await
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let pipeline = tokio::spawn(pipeline::run(
+        state.config.clone(),
+        state.store.clone(),
+        state.pipeline_wake.clone(),
+        stopped,
+    ));
+    let served = http::serve(listener, state, shutdown).await;
+    let _ = stop.send(true);
+    let _ = pipeline.await;
+    served
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

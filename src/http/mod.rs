@@ -29,6 +29,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Counters and histograms.
     pub metrics: Arc<Metrics>,
+    /// Wakes the pipeline when a new event is committed.
+    pub pipeline_wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -38,6 +40,7 @@ impl AppState {
             config,
             store,
             metrics: Arc::new(Metrics::default()),
+            pipeline_wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 }

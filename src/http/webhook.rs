@@ -96,7 +96,10 @@ async fn receive(state: AppState, account: String, headers: HeaderMap, body: Bod
     match outcome {
         Ok((event, inserted)) => {
             let (outcome, text) = match inserted {
-                Inserted::New { .. } => ("stored", "stored\n"),
+                Inserted::New { .. } => {
+                    state.pipeline_wake.notify_one();
+                    ("stored", "stored\n")
+                }
                 Inserted::Duplicate => ("duplicate", "duplicate: already stored\n"),
             };
             state.metrics.event(label, &event.event_type, outcome);

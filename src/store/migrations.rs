@@ -13,18 +13,32 @@ use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 
 /// Migrations of the SQLite schema: (version, description, SQL).
-pub const SQLITE: &[(i64, &str, &str)] = &[(
-    1,
-    "events",
-    include_str!("../../migrations/sqlite/0001_events.sql"),
-)];
+pub const SQLITE: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "events",
+        include_str!("../../migrations/sqlite/0001_events.sql"),
+    ),
+    (
+        2,
+        "deliveries",
+        include_str!("../../migrations/sqlite/0002_deliveries.sql"),
+    ),
+];
 
 /// Migrations of the PostgreSQL schema: (version, description, SQL).
-pub const POSTGRES: &[(i64, &str, &str)] = &[(
-    1,
-    "events",
-    include_str!("../../migrations/postgres/0001_events.sql"),
-)];
+pub const POSTGRES: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "events",
+        include_str!("../../migrations/postgres/0001_events.sql"),
+    ),
+    (
+        2,
+        "deliveries",
+        include_str!("../../migrations/postgres/0002_deliveries.sql"),
+    ),
+];
 
 /// A migration list compiled into the binary.
 #[derive(Debug, Clone, Copy)]

@@ -82,6 +82,30 @@ impl StoredEvent {
 /// The columns [`StoredEvent::from_row`] reads.
 pub const EVENT_COLUMNS: &str = "seq, account, event_id, event_type, livemode, connect_account, api_version, created, received_at_ms, payload, routed_at_ms";
 
+/// A delivery the pipeline decided on: this event, to this receiver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    /// The receiver's name.
+    pub receiver: String,
+    /// The route that chose it, e.g. `route.routes[1]`.
+    pub route: String,
+}
+
+/// A stored delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// Its id.
+    pub id: i64,
+    /// The event's sequence number.
+    pub event_seq: i64,
+    /// The receiver's name.
+    pub receiver: String,
+    /// The route that chose it.
+    pub route: String,
+    /// `pending` until the delivery stage sends it.
+    pub status: String,
+}
+
 /// What [`Store::insert_event`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Inserted {
@@ -138,6 +162,21 @@ pub trait Store: Send + Sync + 'static {
 
     /// How many events are stored.
     async fn count_events(&self) -> Result<u64, StoreError>;
+
+    /// Events not yet routed, oldest first.
+    async fn unrouted_events(&self, limit: u32) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// Records the routing of a batch of events in one transaction: for each
+    /// event its deliveries (each (event, receiver) once, even when two
+    /// replicas route it at the same time) and its `routed_at_ms`.
+    async fn record_routing(
+        &self,
+        routed: &[(i64, Vec<NewDelivery>)],
+        routed_at_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// The deliveries of one event, in the order they were decided.
+    async fn deliveries_of(&self, event_seq: i64) -> Result<Vec<Delivery>, StoreError>;
 
     /// Checks that the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;

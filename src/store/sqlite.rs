@@ -13,7 +13,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Connection, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::group_commit::{self, BatchInsert, GroupCommit, InsertedRows};
-use super::{EVENT_COLUMNS, Inserted, NewEvent, Store, StoreError, StoredEvent, migrations};
+use super::{
+    Delivery, EVENT_COLUMNS, Inserted, NewDelivery, NewEvent, Store, StoreError, StoredEvent,
+    migrations,
+};
 
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
@@ -135,6 +138,78 @@ impl Store for SqliteStore {
             .await
             .map_err(StoreError::db("counting events"))?;
         Ok(count.try_into().unwrap_or(0))
+    }
+
+    async fn unrouted_events(&self, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE routed_at_ms IS NULL ORDER BY seq LIMIT ?"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(StoreError::db("listing unrouted events"))?;
+        rows.iter()
+            .map(StoredEvent::from_row)
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::db("reading events"))
+    }
+
+    async fn record_routing(
+        &self,
+        routed: &[(i64, Vec<NewDelivery>)],
+        routed_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self
+            .reader
+            .begin()
+            .await
+            .map_err(StoreError::db("routing events"))?;
+        for (event_seq, deliveries) in routed {
+            for delivery in deliveries {
+                sqlx::query(
+                    "INSERT INTO deliveries (event_seq, receiver, route, created_at_ms) VALUES (?, ?, ?, ?) \
+                     ON CONFLICT (event_seq, receiver) DO NOTHING",
+                )
+                .bind(event_seq)
+                .bind(&delivery.receiver)
+                .bind(&delivery.route)
+                .bind(routed_at_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db("writing a delivery"))?;
+            }
+            sqlx::query(
+                "UPDATE events SET routed_at_ms = ? WHERE seq = ? AND routed_at_ms IS NULL",
+            )
+            .bind(routed_at_ms)
+            .bind(event_seq)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("marking an event routed"))?;
+        }
+        tx.commit().await.map_err(StoreError::db("routing events"))
+    }
+
+    async fn deliveries_of(&self, event_seq: i64) -> Result<Vec<Delivery>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, event_seq, receiver, route, status FROM deliveries WHERE event_seq = ? ORDER BY id",
+        )
+        .bind(event_seq)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(StoreError::db("listing deliveries"))?;
+        rows.iter()
+            .map(|row| {
+                Ok(Delivery {
+                    id: row.try_get("id")?,
+                    event_seq: row.try_get("event_seq")?,
+                    receiver: row.try_get("receiver")?,
+                    route: row.try_get("route")?,
+                    status: row.try_get("status")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::db("reading deliveries"))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

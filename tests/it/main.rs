@@ -7,5 +7,6 @@ mod cards;
 mod cli;
 mod ingest_http;
 mod parsers_prop;
+mod pipeline;
 mod signature_vectors;
 mod store_suite;

@@ -109,6 +109,15 @@ impl TestDatabase {
         }
     }
 
+    /// Another handle on a database another app already uses; it drops nothing.
+    pub fn shared(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            _dir: None,
+            postgres: None,
+        }
+    }
+
     /// Drops a PostgreSQL test database (SQLite folders go with the value).
     pub async fn drop_database(self) {
         if let Some((admin_url, name)) = &self.postgres
@@ -189,9 +198,15 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the app on 127.0.0.1:0 with a fresh store of `backend`.
 pub async fn spawn_app_with(backend: Backend) -> TestApp {
-    init_logs();
     let database = TestDatabase::create(backend).await;
-    let config = test_config(&database.url);
+    start_app(database, "").await
+}
+
+/// Starts the app on an existing test database, with `extra` appended to the test config.
+pub async fn start_app(database: TestDatabase, extra: &str) -> TestApp {
+    init_logs();
+    let config = load_str(&config_text(&database.url, extra), &Environment::fixed([]))
+        .expect("test config is valid");
     let state = stripe_chatops::build_state(config)
         .await
         .expect("open store");
@@ -252,14 +267,39 @@ impl TestApp {
     }
 
     /// Stops the server gracefully and drops its database.
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
+        let database = self.halt().await;
+        database.drop_database().await;
+    }
+
+    /// Stops the server gracefully and hands back its database, kept.
+    pub async fn halt(mut self) -> TestDatabase {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
         if let Some(server) = self.server.take() {
             server.await.expect("server task").expect("server ran");
         }
-        self.database.drop_database().await;
+        self.database
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics after `seconds`.
+pub async fn eventually<T, F, Fut>(seconds: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 
