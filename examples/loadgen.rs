@@ -363,6 +363,20 @@ async fn run(options: Options) {
         make_body,
     )
     .await;
+    // The pipeline routes behind ingest: how long until every acknowledged event is routed?
+    let routed_after = {
+        let store = stripe_chatops::store::open(&storage, 1).await.unwrap();
+        let finished = Instant::now();
+        loop {
+            if store.unrouted_events(1).await.unwrap().is_empty() {
+                break Some(finished.elapsed());
+            }
+            if finished.elapsed() > Duration::from_secs(120) {
+                break None;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
     let service_cpu = cpu_time(service.child.id()) - service_cpu_before;
     let peak_rss = rss_kib(service.child.id(), "VmHWM:");
     let service_cold_start = service.cold_start;
@@ -433,6 +447,13 @@ async fn run(options: Options) {
         service_cold_start.as_secs_f64() * 1000.0,
         hello_cold_start.as_secs_f64() * 1000.0
     );
+    match routed_after {
+        Some(lag) => println!(
+            "- every acknowledged event routed to its deliveries {:.0} ms after the last acknowledgement",
+            lag.as_secs_f64() * 1000.0
+        ),
+        None => println!("- routing had NOT caught up 120 s after the last acknowledgement"),
+    }
     println!(
         "- release binary size: {:.1} MiB",
         binary_size as f64 / 1024.0 / 1024.0

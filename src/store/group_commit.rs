@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use sqlx::{Database, Encode, QueryBuilder, Type};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Inserted, NewEvent, StoreError};
+use super::{Inserted, NewDelivery, NewEvent, StoreError};
 
 /// Most inserts committed together.
 pub const MAX_BATCH: usize = 512;
@@ -38,13 +38,34 @@ pub trait BatchInsert: Send + 'static {
     /// Inserts `events` in one committed transaction, skipping those already
     /// stored, and returns the sequence numbers of the rows it inserted.
     async fn insert_batch(&mut self, events: &[NewEvent]) -> Result<InsertedRows, sqlx::Error>;
+
+    /// Records the routing of a batch of events in one committed transaction
+    /// (see [`super::Store::record_routing`]).
+    async fn record_routing(
+        &mut self,
+        routed: &[(i64, Vec<NewDelivery>)],
+        routed_at_ms: i64,
+    ) -> Result<(), sqlx::Error>;
 }
 
 type Reply = oneshot::Sender<Result<Inserted, StoreError>>;
 
-/// The handle through which requests enqueue inserts.
+/// One write waiting for the writer.
+enum Write {
+    /// An event insert from the webhook path.
+    Insert(NewEvent, Reply),
+    /// A batch of routing decisions from the pipeline.
+    Route(
+        Vec<(i64, Vec<NewDelivery>)>,
+        i64,
+        oneshot::Sender<Result<(), StoreError>>,
+    ),
+}
+
+/// The handle through which requests enqueue writes. All writes of a process
+/// go through its one writer, so they never wait on each other's locks.
 pub struct GroupCommit {
-    queue: mpsc::Sender<(NewEvent, Reply)>,
+    queue: mpsc::Sender<Write>,
 }
 
 impl GroupCommit {
@@ -59,7 +80,21 @@ impl GroupCommit {
     pub async fn insert(&self, event: NewEvent) -> Result<Inserted, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.queue
-            .send((event, reply))
+            .send(Write::Insert(event, reply))
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Records routing decisions; resolves once they are committed.
+    pub async fn record_routing(
+        &self,
+        routed: Vec<(i64, Vec<NewDelivery>)>,
+        routed_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Write::Route(routed, routed_at_ms, reply))
             .await
             .map_err(|_| StoreError::WriterGone)?;
         answer.await.map_err(|_| StoreError::WriterGone)?
@@ -71,44 +106,107 @@ impl GroupCommit {
     }
 }
 
-async fn run(mut writer: impl BatchInsert, mut queue: mpsc::Receiver<(NewEvent, Reply)>) {
-    let mut waiting: Vec<(NewEvent, Reply)> = Vec::with_capacity(MAX_BATCH);
+async fn run(mut writer: impl BatchInsert, mut queue: mpsc::Receiver<Write>) {
+    let mut waiting: Vec<Write> = Vec::with_capacity(MAX_BATCH);
     let mut events = Vec::with_capacity(MAX_BATCH);
-    // `recv_many` waits for the first insert, then takes whatever else is queued.
+    let mut replies: Vec<Reply> = Vec::with_capacity(MAX_BATCH);
+    let mut routes = Vec::new();
+    // `recv_many` waits for the first write, then takes whatever else is queued.
     while queue.recv_many(&mut waiting, MAX_BATCH).await > 0 {
-        let replies: Vec<Reply> = waiting
-            .drain(..)
-            .map(|(event, reply)| {
-                events.push(event);
-                reply
-            })
-            .collect();
-        match writer.insert_batch(&events).await {
-            Ok(mut inserted) => {
-                for (event, reply) in events.drain(..).zip(replies) {
-                    // Taking the seq out means that a second copy of the same
-                    // event in this batch is answered as the duplicate it is.
-                    let outcome = match inserted.remove(&(event.account, event.event_id)) {
-                        Some(seq) => Inserted::New { seq },
-                        None => Inserted::Duplicate,
-                    };
-                    // The caller may have gone (client disconnected); the row is committed regardless.
-                    let _ = reply.send(Ok(outcome));
+        for write in waiting.drain(..) {
+            match write {
+                Write::Insert(event, reply) => {
+                    events.push(event);
+                    replies.push(reply);
                 }
+                Write::Route(routed, at, reply) => routes.push((routed, at, reply)),
             }
-            Err(error) => {
-                tracing::error!(error = %error, rows = events.len(), "batch insert failed; every request in it gets an error and Stripe retries");
-                let message = error.to_string();
-                events.clear();
-                for reply in replies {
-                    let _ = reply.send(Err(StoreError::Database {
-                        operation: "inserting an event",
-                        source: sqlx::Error::Protocol(message.clone()),
-                    }));
-                }
+        }
+        if !events.is_empty() {
+            commit_inserts(&mut writer, &mut events, &mut replies).await;
+        }
+        for (routed, at, reply) in routes.drain(..) {
+            let outcome = writer
+                .record_routing(&routed, at)
+                .await
+                .map_err(StoreError::db("routing events"));
+            let _ = reply.send(outcome);
+        }
+    }
+}
+
+async fn commit_inserts(
+    writer: &mut impl BatchInsert,
+    events: &mut Vec<NewEvent>,
+    replies: &mut Vec<Reply>,
+) {
+    match writer.insert_batch(events).await {
+        Ok(mut inserted) => {
+            for (event, reply) in events.drain(..).zip(replies.drain(..)) {
+                // Taking the seq out means that a second copy of the same
+                // event in this batch is answered as the duplicate it is.
+                let outcome = match inserted.remove(&(event.account, event.event_id)) {
+                    Some(seq) => Inserted::New { seq },
+                    None => Inserted::Duplicate,
+                };
+                // The caller may have gone (client disconnected); the row is committed regardless.
+                let _ = reply.send(Ok(outcome));
+            }
+        }
+        Err(error) => {
+            tracing::error!(error = %error, rows = events.len(), "batch insert failed; every request in it gets an error and Stripe retries");
+            let message = error.to_string();
+            events.clear();
+            for reply in replies.drain(..) {
+                let _ = reply.send(Err(StoreError::Database {
+                    operation: "inserting an event",
+                    source: sqlx::Error::Protocol(message.clone()),
+                }));
             }
         }
     }
+}
+
+/// Rows of deliveries per INSERT statement (4 bound parameters each).
+pub const DELIVERY_CHUNK: usize = 256;
+
+/// The multi-row INSERT of deliveries, skipping those already written.
+pub fn deliveries_statement<'a, DB>(
+    rows: &'a [(i64, &'a NewDelivery)],
+    routed_at_ms: i64,
+) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    &'a str: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+{
+    let mut query =
+        QueryBuilder::new("INSERT INTO deliveries (event_seq, receiver, route, created_at_ms) ");
+    query.push_values(rows.iter(), |mut row, (seq, delivery)| {
+        row.push_bind(*seq)
+            .push_bind(delivery.receiver.as_str())
+            .push_bind(delivery.route.as_str())
+            .push_bind(routed_at_ms);
+    });
+    query.push(" ON CONFLICT (event_seq, receiver) DO NOTHING");
+    query
+}
+
+/// The UPDATE that marks events routed (those no other replica marked first).
+pub fn mark_routed_statement<'a, DB>(seqs: &'a [i64], routed_at_ms: i64) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    i64: Encode<'a, DB> + Type<DB>,
+{
+    let mut query = QueryBuilder::new("UPDATE events SET routed_at_ms = ");
+    query.push_bind(routed_at_ms);
+    query.push(" WHERE routed_at_ms IS NULL AND seq IN (");
+    let mut separated = query.separated(", ");
+    for seq in seqs {
+        separated.push_bind(*seq);
+    }
+    query.push(")");
+    query
 }
 
 /// The multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING` for one chunk,

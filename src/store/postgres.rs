@@ -75,6 +75,32 @@ impl BatchInsert for PostgresWriter {
         tx.commit().await?;
         Ok(inserted)
     }
+
+    async fn record_routing(
+        &mut self,
+        routed: &[(i64, Vec<NewDelivery>)],
+        routed_at_ms: i64,
+    ) -> Result<(), sqlx::Error> {
+        let rows: Vec<(i64, &NewDelivery)> = routed
+            .iter()
+            .flat_map(|(seq, ds)| ds.iter().map(move |d| (*seq, d)))
+            .collect();
+        let seqs: Vec<i64> = routed.iter().map(|(seq, _)| *seq).collect();
+        let mut tx = self.0.begin().await?;
+        for chunk in rows.chunks(group_commit::DELIVERY_CHUNK) {
+            group_commit::deliveries_statement::<Postgres>(chunk, routed_at_ms)
+                .build()
+                .execute(&mut *tx)
+                .await?;
+        }
+        for chunk in seqs.chunks(group_commit::DELIVERY_CHUNK) {
+            group_commit::mark_routed_statement::<Postgres>(chunk, routed_at_ms)
+                .build()
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await
+    }
 }
 
 #[async_trait]
@@ -143,35 +169,9 @@ impl Store for PostgresStore {
         routed: &[(i64, Vec<NewDelivery>)],
         routed_at_ms: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self
-            .pool
-            .begin()
+        self.writer
+            .record_routing(routed.to_vec(), routed_at_ms)
             .await
-            .map_err(StoreError::db("routing events"))?;
-        for (event_seq, deliveries) in routed {
-            for delivery in deliveries {
-                sqlx::query(
-                    "INSERT INTO deliveries (event_seq, receiver, route, created_at_ms) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (event_seq, receiver) DO NOTHING",
-                )
-                .bind(event_seq)
-                .bind(&delivery.receiver)
-                .bind(&delivery.route)
-                .bind(routed_at_ms)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db("writing a delivery"))?;
-            }
-            sqlx::query(
-                "UPDATE events SET routed_at_ms = $1 WHERE seq = $2 AND routed_at_ms IS NULL",
-            )
-            .bind(routed_at_ms)
-            .bind(event_seq)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db("marking an event routed"))?;
-        }
-        tx.commit().await.map_err(StoreError::db("routing events"))
     }
 
     async fn deliveries_of(&self, event_seq: i64) -> Result<Vec<Delivery>, StoreError> {
