@@ -132,8 +132,13 @@ pub fn luhn_valid(digits: &[u8]) -> bool {
 /// What replaces a card number found in free text.
 pub const MASKED_CARD_NUMBER: &str = "[card number removed]";
 
-/// Masks every run of 12–19 digits (single spaces or dashes may separate
-/// them, as people write card numbers) that passes the Luhn check.
+/// Masks card numbers in free text.
+///
+/// People write card numbers as one block of digits or as groups joined by
+/// single spaces or dashes, sometimes followed by more digits (`… 4242 123`).
+/// Within each run of such groups, every window of whole consecutive groups
+/// with 12–19 digits that passes the Luhn check is masked, the longest first.
+/// A single block is only masked whole, so long ids are not cut into pieces.
 pub fn mask_card_numbers(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
@@ -144,31 +149,49 @@ pub fn mask_card_numbers(text: &str) -> String {
             i += 1;
             continue;
         }
-        // Extend over digits and single separators between digits.
-        let start = i;
-        let mut end = i;
-        let mut digits = Vec::new();
+        // Collect the run: groups of digits joined by single separators.
+        let mut groups: Vec<(usize, usize)> = Vec::new(); // char ranges of digit groups
         let mut j = i;
-        while j < chars.len() {
-            if chars[j].is_ascii_digit() {
-                digits.push(chars[j] as u8 - b'0');
-                end = j + 1;
+        loop {
+            let start = j;
+            while j < chars.len() && chars[j].is_ascii_digit() {
                 j += 1;
-            } else if (chars[j] == ' ' || chars[j] == '-')
-                && j + 1 < chars.len()
-                && chars[j + 1].is_ascii_digit()
-            {
-                j += 1;
-            } else {
+            }
+            groups.push((start, j));
+            let joins = j + 1 < chars.len()
+                && (chars[j] == ' ' || chars[j] == '-')
+                && chars[j + 1].is_ascii_digit();
+            if !joins {
                 break;
             }
+            j += 1;
         }
-        if (12..=19).contains(&digits.len()) && luhn_valid(&digits) {
-            out.push_str(MASKED_CARD_NUMBER);
-        } else {
-            out.extend(&chars[start..end]);
+        let digits = |a: usize, b: usize| -> Vec<u8> {
+            groups[a..=b]
+                .iter()
+                .flat_map(|(s, e)| chars[*s..*e].iter().map(|c| *c as u8 - b'0'))
+                .collect()
+        };
+        let mut g = 0;
+        let mut cursor = i;
+        while g < groups.len() {
+            // The longest window of whole groups starting here that is a card number.
+            let window = (g..groups.len()).rev().find(|&end| {
+                let d = digits(g, end);
+                (12..=19).contains(&d.len()) && luhn_valid(&d)
+            });
+            match window {
+                Some(end) => {
+                    out.extend(&chars[cursor..groups[g].0]);
+                    out.push_str(MASKED_CARD_NUMBER);
+                    cursor = groups[end].1;
+                    g = end + 1;
+                }
+                None => g += 1,
+            }
         }
-        i = end;
+        out.extend(&chars[cursor..j]);
+        i = j;
     }
     out
 }
@@ -214,6 +237,19 @@ mod tests {
             ("invoice 0007 of 2026", "invoice 0007 of 2026"),
             ("phone +1 555 555 0100", "phone +1 555 555 0100"),
             ("amex 378282246310005", "amex [card number removed]"),
+            (
+                "card 4242424242424242 123",
+                "card [card number removed] 123",
+            ),
+            (
+                "pan 4242 4242 4242 4242 exp 1230",
+                "pan [card number removed] exp 1230",
+            ),
+            (
+                "ref 0000 4000-0566-5566-5556",
+                "ref 0000 [card number removed]",
+            ),
+            ("id 42424242424242420000", "id 42424242424242420000"),
         ];
         for (text, expected) in cases {
             assert_eq!(mask_card_numbers(text), expected, "{text}");

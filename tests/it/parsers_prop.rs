@@ -61,3 +61,103 @@ proptest! {
         }
     }
 }
+
+mod cards_and_redaction {
+    use proptest::prelude::*;
+    use stripe_chatops::event::EventView;
+    use stripe_chatops::redact::{luhn_valid, mask_card_numbers};
+    use stripe_chatops::render::card::Card;
+    use stripe_chatops::render::text::{escape_html, fit_escaped, truncate};
+    use stripe_chatops::routing::glob_matches;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// Whatever a template renders, the card parser answers without panicking,
+        /// and an accepted card always has a title.
+        #[test]
+        fn card_parser_never_panics(text in "((title|field|link|button|severity|badge|footer|summary|x)?:? ?[^\n]{0,40}\n){0,12}") {
+            if let Ok(card) = Card::parse(&text) {
+                prop_assert!(!card.title.is_empty());
+                prop_assert!(card.links.iter().all(|l| l.url.starts_with("https://")));
+            }
+        }
+
+        /// Truncation keeps at most `max` characters and never splits a character.
+        #[test]
+        fn truncation_is_bounded(text in "\\PC{0,200}", max in 0usize..120) {
+            let cut = truncate(&text, max);
+            prop_assert!(cut.chars().count() <= max);
+            let fitted = fit_escaped(&text, max, escape_html);
+            prop_assert!(fitted.chars().count() <= max);
+            for (i, _) in fitted.match_indices('&') {
+                let rest = &fitted[i..];
+                prop_assert!(rest.starts_with("&amp;") || rest.starts_with("&lt;") || rest.starts_with("&gt;"));
+            }
+        }
+
+        /// After masking, no Luhn-valid run of 12–19 plain digits is left.
+        #[test]
+        fn masking_leaves_no_card_number(parts in proptest::collection::vec("([0-9]{1,19}|[ -]|[a-z]{1,3})", 0..12)) {
+            let masked = mask_card_numbers(&parts.concat());
+            // No window of whole digit groups (joined by single spaces or dashes) is a card number.
+            let chars: Vec<char> = masked.chars().collect();
+            let mut groups: Vec<Vec<u8>> = Vec::new();
+            let mut check = |groups: &mut Vec<Vec<u8>>| -> Result<(), TestCaseError> {
+                for a in 0..groups.len() {
+                    for b in a..groups.len() {
+                        let d: Vec<u8> = groups[a..=b].concat();
+                        prop_assert!(!((12..=19).contains(&d.len()) && luhn_valid(&d)), "{masked}");
+                    }
+                }
+                groups.clear();
+                Ok(())
+            };
+            let mut current: Vec<u8> = Vec::new();
+            for (i, c) in chars.iter().enumerate() {
+                if let Some(d) = c.to_digit(10) {
+                    current.push(d as u8);
+                    continue;
+                }
+                if !current.is_empty() {
+                    groups.push(std::mem::take(&mut current));
+                }
+                let joins = (*c == ' ' || *c == '-')
+                    && i > 0 && chars[i - 1].is_ascii_digit()
+                    && chars.get(i + 1).is_some_and(char::is_ascii_digit);
+                if !joins {
+                    check(&mut groups)?;
+                }
+            }
+            if !current.is_empty() {
+                groups.push(current);
+            }
+            check(&mut groups)?;
+        }
+
+        /// Globs never panic; `*` alone matches everything and a literal matches itself.
+        #[test]
+        fn globs_are_total(pattern in "[a-z.*_]{0,20}", text in "[a-z._]{0,20}") {
+            let _ = glob_matches(&pattern, &text);
+            prop_assert!(glob_matches("*", &text));
+            prop_assert!(glob_matches(&text, &text));
+        }
+
+        /// Any JSON object with a type and a data.object gets a view, never a panic.
+        #[test]
+        fn views_of_arbitrary_objects(
+            event_type in "(invoice|charge|charge.dispute|customer.subscription|payout|x)\\.[a-z_]{1,12}",
+            amount in proptest::option::of(any::<i64>()),
+            currency in proptest::option::of("[a-zA-Z]{0,4}"),
+            noise in proptest::collection::btree_map("[a-z_]{1,10}", any::<i32>(), 0..6),
+        ) {
+            let mut object = serde_json::json!({ "object": "thing", "id": "x_1" });
+            if let Some(amount) = amount { object["amount"] = amount.into(); object["amount_due"] = amount.into(); }
+            if let Some(currency) = currency { object["currency"] = currency.into(); }
+            for (key, value) in noise { object[key] = value.into(); }
+            let event = serde_json::json!({ "id": "evt_1", "type": event_type, "created": 1, "livemode": false, "data": { "object": object } });
+            let view = EventView::parse(&event, "default").unwrap();
+            prop_assert_eq!(view.event_type, event_type);
+        }
+    }
+}
