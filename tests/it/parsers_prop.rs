@@ -103,7 +103,7 @@ mod cards_and_redaction {
             // No window of whole digit groups (joined by single spaces or dashes) is a card number.
             let chars: Vec<char> = masked.chars().collect();
             let mut groups: Vec<Vec<u8>> = Vec::new();
-            let mut check = |groups: &mut Vec<Vec<u8>>| -> Result<(), TestCaseError> {
+            let check = |groups: &mut Vec<Vec<u8>>| -> Result<(), TestCaseError> {
                 for a in 0..groups.len() {
                     for b in a..groups.len() {
                         let d: Vec<u8> = groups[a..=b].concat();
