@@ -356,27 +356,6 @@ fn migrate_creates_the_schema() {
     assert!(dir.path().join("data/events.db").exists());
 }
 
-const ROUTED: &str = r#"
-[[receivers]]
-name = "finance"
-slack = { channel = "C0FINANCE" }
-[[receivers]]
-name = "disputes"
-discord = { channel_id = "123456789012345678" }
-[[receivers]]
-name = "ops"
-console = {}
-[route]
-receiver = "ops"
-[[route.routes]]
-event_types = ["charge.dispute.*"]
-receiver = "disputes"
-continue = true
-[[route.routes]]
-event_types = ["invoice.*", "charge.*"]
-receiver = "finance"
-"#;
-
 #[test]
 fn simulate_prints_receivers_and_the_matching_route() {
     let dir = tempfile::tempdir().unwrap();

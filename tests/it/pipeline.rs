@@ -5,27 +5,6 @@ use stripe_chatops::store::{self, Delivery, NewEvent};
 
 use crate::support::*;
 
-const ROUTES: &str = r#"
-[[receivers]]
-name = "finance"
-slack = { channel = "C0FINANCE" }
-[[receivers]]
-name = "disputes"
-discord = { channel_id = "123456789012345678" }
-[[receivers]]
-name = "ops"
-console = {}
-[route]
-receiver = "ops"
-[[route.routes]]
-event_types = ["charge.dispute.*"]
-receiver = "disputes"
-continue = true
-[[route.routes]]
-event_types = ["invoice.*", "charge.*"]
-receiver = "finance"
-"#;
-
 async fn deliveries(
     app: &TestApp,
     account: &str,
@@ -52,7 +31,7 @@ fn names(deliveries: &[Delivery]) -> Vec<(String, String, String)> {
 async fn each_event_gets_one_pending_delivery_per_receiver() {
     for backend in backends() {
         let database = TestDatabase::create(backend).await;
-        let app = start_app(database, ROUTES).await;
+        let app = start_app(database, ROUTED).await;
         let dispute = event("charge.dispute.created");
         let payout = event("payout.paid");
         for e in [&dispute, &payout] {
@@ -120,7 +99,7 @@ async fn events_stored_before_a_crash_are_routed_at_start() {
         assert_eq!(stored.unrouted_events(10).await.unwrap().len(), 3);
         drop(stored);
 
-        let app = start_app(database, ROUTES).await;
+        let app = start_app(database, ROUTED).await;
         assert_eq!(
             names(&deliveries(&app, "default", &ids[0], 1).await)[0].0,
             "finance",
@@ -156,8 +135,8 @@ async fn two_replicas_write_each_delivery_once() {
     }
     let database = TestDatabase::create(Backend::Postgres).await;
     let url = database.url.clone();
-    let first = start_app(database, ROUTES).await;
-    let second = start_app(TestDatabase::shared(&url), ROUTES).await;
+    let first = start_app(database, ROUTED).await;
+    let second = start_app(TestDatabase::shared(&url), ROUTED).await;
     let mut ids = Vec::new();
     for i in 0..40 {
         let e = event(if i % 2 == 0 {

@@ -25,6 +25,29 @@ pub const ROTATED_SECRET: &str = "whsec_test_rotated_secret_abcdef";
 /// The secret of the `eu` account.
 pub const EU_SECRET: &str = "whsec_test_eu_secret_9876543210";
 
+/// A route tree used by several tests: disputes to Discord (and on), invoices
+/// and charges to Slack, everything else to the console.
+pub const ROUTED: &str = r#"
+[[receivers]]
+name = "finance"
+slack = { channel = "C0FINANCE" }
+[[receivers]]
+name = "disputes"
+discord = { channel_id = "123456789012345678" }
+[[receivers]]
+name = "ops"
+console = {}
+[route]
+receiver = "ops"
+[[route.routes]]
+event_types = ["charge.dispute.*"]
+receiver = "disputes"
+continue = true
+[[route.routes]]
+event_types = ["invoice.*", "charge.*"]
+receiver = "finance"
+"#;
+
 /// Which store backs an app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
