@@ -3,7 +3,7 @@
 //! Loading happens in two steps. The file is deserialized into the `*File`
 //! structs, which mirror `bot.toml` key for key (each field's `///` is the
 //! documentation of that key, and `bot.toml.example` repeats it). Then
-//! [`ConfigFile::validate`] resolves secrets from their inline, `_env` or
+//! [`load_str`] resolves secrets from their inline, `_env` or
 //! `_file` sources, checks every value, and returns either the runtime
 //! [`Config`] or *every* problem it found, each naming its key path and line.
 //! `check-config` and `serve` run exactly the same code.
@@ -418,19 +418,6 @@ struct SecretSources<'a> {
 }
 
 impl ConfigFile {
-    /// Validates the file, returning every error.
-    pub fn validate(&self, env: &Environment) -> Result<Config, Vec<ConfigError>> {
-        let source = SourceMap::new("");
-        let mut errors = Errors::new(&source);
-        let config = self.validate_into(env, &mut errors);
-        let errors = errors.into_vec();
-        if errors.is_empty() {
-            Ok(config)
-        } else {
-            Err(errors)
-        }
-    }
-
     fn validate_into(&self, env: &Environment, errors: &mut Errors<'_>) -> Config {
         let root = KeyPath::root();
         let server_path = root.key("server");
