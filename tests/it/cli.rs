@@ -23,7 +23,7 @@ impl Server {
         let mut child = Command::new(BIN)
             .args(["--log-format", "json", "serve", "--config"])
             .arg(config)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", "debug")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -212,6 +212,11 @@ async fn sigterm_is_graceful_and_logs_leak_nothing() {
         .unwrap();
     assert_eq!(forged.status().as_u16(), 400);
 
+    // Let the pipeline route the event first, so its log line is checked too.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.logs().contains("event routed") && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let status = Command::new("kill")
         .args(["-TERM", &server.pid().to_string()])
         .status()
@@ -237,6 +242,8 @@ async fn sigterm_is_graceful_and_logs_leak_nothing() {
         logs.contains("webhook accepted") && logs.contains("webhook refused"),
         "{logs}"
     );
+    // The pipeline's routing line (debug level) is among the lines checked below.
+    assert!(logs.contains("event routed"), "{logs}");
     for secret_or_pii in [
         SECRET,
         ROTATED_SECRET,
