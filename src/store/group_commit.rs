@@ -167,6 +167,70 @@ async fn commit_inserts(
     }
 }
 
+/// Implements [`BatchInsert`] for a writer newtype whose field has `begin()`
+/// (a connection or a pool) on database `$db`. A macro rather than a generic
+/// impl: the two bodies are the same tokens, but a generic version would need
+/// higher-ranked executor bounds that sqlx's transaction lifetimes defeat.
+macro_rules! impl_batch_insert {
+    ($writer:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::group_commit::BatchInsert for $writer {
+            async fn insert_batch(
+                &mut self,
+                events: &[$crate::store::NewEvent],
+            ) -> Result<$crate::store::group_commit::InsertedRows, sqlx::Error> {
+                use sqlx::Row;
+                let mut tx = self.0.begin().await?;
+                let mut inserted =
+                    $crate::store::group_commit::InsertedRows::with_capacity(events.len());
+                for chunk in $crate::store::group_commit::chunks(events) {
+                    let rows = $crate::store::group_commit::insert_statement::<$db>(chunk)
+                        .build()
+                        .persistent(true)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    for row in rows {
+                        inserted.insert((row.get(1), row.get(2)), row.get(0));
+                    }
+                }
+                tx.commit().await?;
+                Ok(inserted)
+            }
+
+            async fn record_routing(
+                &mut self,
+                routed: &[(i64, Vec<$crate::store::NewDelivery>)],
+                routed_at_ms: i64,
+            ) -> Result<(), sqlx::Error> {
+                use $crate::store::group_commit::{
+                    DELIVERY_CHUNK, deliveries_statement, mark_routed_statement,
+                };
+                let rows: Vec<(i64, &$crate::store::NewDelivery)> = routed
+                    .iter()
+                    .flat_map(|(seq, ds)| ds.iter().map(move |d| (*seq, d)))
+                    .collect();
+                let seqs: Vec<i64> = routed.iter().map(|(seq, _)| *seq).collect();
+                let mut tx = self.0.begin().await?;
+                for chunk in rows.chunks(DELIVERY_CHUNK) {
+                    deliveries_statement::<$db>(chunk, routed_at_ms)
+                        .build()
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                for chunk in seqs.chunks(DELIVERY_CHUNK) {
+                    mark_routed_statement::<$db>(chunk, routed_at_ms)
+                        .build()
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await
+            }
+        }
+    };
+}
+
+pub(crate) use impl_batch_insert;
+
 /// Rows of deliveries per INSERT statement (4 bound parameters each).
 pub const DELIVERY_CHUNK: usize = 256;
 

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Row};
 
-use super::group_commit::{self, BatchInsert, GroupCommit, InsertedRows};
+use super::group_commit::{self, GroupCommit};
 use super::{
     Delivery, EVENT_COLUMNS, Inserted, NewDelivery, NewEvent, Store, StoreError, StoredEvent,
     migrations,
@@ -57,51 +57,7 @@ impl PostgresStore {
 /// Writes batches through the pool, so a dropped connection is replaced.
 struct PostgresWriter(PgPool);
 
-#[async_trait]
-impl BatchInsert for PostgresWriter {
-    async fn insert_batch(&mut self, events: &[NewEvent]) -> Result<InsertedRows, sqlx::Error> {
-        let mut tx = self.0.begin().await?;
-        let mut inserted = InsertedRows::with_capacity(events.len());
-        for chunk in group_commit::chunks(events) {
-            let rows = group_commit::insert_statement::<Postgres>(chunk)
-                .build()
-                .persistent(true)
-                .fetch_all(&mut *tx)
-                .await?;
-            for row in rows {
-                inserted.insert((row.get(1), row.get(2)), row.get(0));
-            }
-        }
-        tx.commit().await?;
-        Ok(inserted)
-    }
-
-    async fn record_routing(
-        &mut self,
-        routed: &[(i64, Vec<NewDelivery>)],
-        routed_at_ms: i64,
-    ) -> Result<(), sqlx::Error> {
-        let rows: Vec<(i64, &NewDelivery)> = routed
-            .iter()
-            .flat_map(|(seq, ds)| ds.iter().map(move |d| (*seq, d)))
-            .collect();
-        let seqs: Vec<i64> = routed.iter().map(|(seq, _)| *seq).collect();
-        let mut tx = self.0.begin().await?;
-        for chunk in rows.chunks(group_commit::DELIVERY_CHUNK) {
-            group_commit::deliveries_statement::<Postgres>(chunk, routed_at_ms)
-                .build()
-                .execute(&mut *tx)
-                .await?;
-        }
-        for chunk in seqs.chunks(group_commit::DELIVERY_CHUNK) {
-            group_commit::mark_routed_statement::<Postgres>(chunk, routed_at_ms)
-                .build()
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await
-    }
-}
+group_commit::impl_batch_insert!(PostgresWriter, Postgres);
 
 #[async_trait]
 impl Store for PostgresStore {

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, Row, Sqlite, SqliteConnection, SqlitePool};
 
-use super::group_commit::{self, BatchInsert, GroupCommit, InsertedRows};
+use super::group_commit::{self, GroupCommit};
 use super::{
     Delivery, EVENT_COLUMNS, Inserted, NewDelivery, NewEvent, Store, StoreError, StoredEvent,
     migrations,
@@ -73,51 +73,7 @@ impl SqliteStore {
 /// The one connection that writes.
 struct SqliteWriter(SqliteConnection);
 
-#[async_trait]
-impl BatchInsert for SqliteWriter {
-    async fn insert_batch(&mut self, events: &[NewEvent]) -> Result<InsertedRows, sqlx::Error> {
-        let mut tx = self.0.begin().await?;
-        let mut inserted = InsertedRows::with_capacity(events.len());
-        for chunk in group_commit::chunks(events) {
-            let rows = group_commit::insert_statement::<Sqlite>(chunk)
-                .build()
-                .persistent(true)
-                .fetch_all(&mut *tx)
-                .await?;
-            for row in rows {
-                inserted.insert((row.get(1), row.get(2)), row.get(0));
-            }
-        }
-        tx.commit().await?;
-        Ok(inserted)
-    }
-
-    async fn record_routing(
-        &mut self,
-        routed: &[(i64, Vec<NewDelivery>)],
-        routed_at_ms: i64,
-    ) -> Result<(), sqlx::Error> {
-        let rows: Vec<(i64, &NewDelivery)> = routed
-            .iter()
-            .flat_map(|(seq, ds)| ds.iter().map(move |d| (*seq, d)))
-            .collect();
-        let seqs: Vec<i64> = routed.iter().map(|(seq, _)| *seq).collect();
-        let mut tx = self.0.begin().await?;
-        for chunk in rows.chunks(group_commit::DELIVERY_CHUNK) {
-            group_commit::deliveries_statement::<Sqlite>(chunk, routed_at_ms)
-                .build()
-                .execute(&mut *tx)
-                .await?;
-        }
-        for chunk in seqs.chunks(group_commit::DELIVERY_CHUNK) {
-            group_commit::mark_routed_statement::<Sqlite>(chunk, routed_at_ms)
-                .build()
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await
-    }
-}
+group_commit::impl_batch_insert!(SqliteWriter, Sqlite);
 
 #[async_trait]
 impl Store for SqliteStore {

@@ -359,16 +359,21 @@ fn no_pii_reaches_the_render_commands_output_or_logs() {
     }
 }
 
-#[test]
-fn a_permissive_receiver_shows_what_it_allows_and_still_masks_card_numbers() {
-    let policy = RedactionPolicy {
+/// A policy that shows everything it can, with these metadata keys.
+fn permissive(metadata_allowlist: Vec<String>) -> RedactionPolicy {
+    RedactionPolicy {
         email: EmailDisplay::Full,
         name: NameDisplay::Full,
         phone: true,
         address: true,
         card_last4: true,
-        metadata_allowlist: vec!["secret_note".into()],
-    };
+        metadata_allowlist,
+    }
+}
+
+#[test]
+fn a_permissive_receiver_shows_what_it_allows_and_still_masks_card_numbers() {
+    let policy = permissive(vec!["secret_note".into()]);
     let payloads = all_platforms(&event("charge.failed"), "default", &policy).to_string();
     assert!(payloads.contains(PII_NAME), "{payloads}");
     let invoice = all_platforms(&event("invoice.payment_failed"), "default", &policy).to_string();
@@ -564,14 +569,7 @@ fn hostile_input_stays_within_limits_and_is_escaped() {
         "Ж".repeat(2_000),
         "x".repeat(8_000)
     );
-    let policy = RedactionPolicy {
-        email: EmailDisplay::Full,
-        name: NameDisplay::Full,
-        phone: true,
-        address: true,
-        card_last4: true,
-        metadata_allowlist: (0..40).map(|i| format!("k{i}")).collect(),
-    };
+    let policy = permissive((0..40).map(|i| format!("k{i}")).collect());
     for event_type in SAMPLE_TYPES {
         let mut e = event(event_type);
         let o = &mut e["data"]["object"];
