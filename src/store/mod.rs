@@ -185,6 +185,127 @@ pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
 }
 
+/// Implements [`Store`] for a backend struct with a sqlx pool in `pool` and a
+/// [`group_commit::GroupCommit`] in `writer`. The SQL is the same for both
+/// backends: `$1`-style placeholders, which SQLite binds by position too (see
+/// the `dollar_placeholders_bind_in_order` test). Item names resolve where the
+/// macro is invoked, so each backend module imports what the body uses.
+macro_rules! impl_store {
+    ($store:ty, $backend:literal) => {
+        #[async_trait]
+        impl Store for $store {
+            async fn insert_event(&self, event: NewEvent) -> Result<Inserted, StoreError> {
+                self.writer.insert(event).await
+            }
+
+            async fn recent_events(&self, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {EVENT_COLUMNS} FROM events ORDER BY seq DESC LIMIT $1"
+                ))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::db("listing events"))?;
+                rows.iter()
+                    .map(StoredEvent::from_row)
+                    .collect::<Result<_, _>>()
+                    .map_err(StoreError::db("reading events"))
+            }
+
+            async fn event(
+                &self,
+                account: &str,
+                event_id: &str,
+            ) -> Result<Option<StoredEvent>, StoreError> {
+                let row = sqlx::query(&format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE account = $1 AND event_id = $2"
+                ))
+                .bind(account)
+                .bind(event_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::db("reading an event"))?;
+                row.as_ref()
+                    .map(StoredEvent::from_row)
+                    .transpose()
+                    .map_err(StoreError::db("reading an event"))
+            }
+
+            async fn count_events(&self) -> Result<u64, StoreError> {
+                let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(StoreError::db("counting events"))?;
+                Ok(count.try_into().unwrap_or(0))
+            }
+
+            async fn unrouted_events(&self, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE routed_at_ms IS NULL ORDER BY seq LIMIT $1"
+                ))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::db("listing unrouted events"))?;
+                rows.iter()
+                    .map(StoredEvent::from_row)
+                    .collect::<Result<_, _>>()
+                    .map_err(StoreError::db("reading events"))
+            }
+
+            async fn record_routing(
+                &self,
+                routed: &[(i64, Vec<NewDelivery>)],
+                routed_at_ms: i64,
+            ) -> Result<(), StoreError> {
+                self.writer
+                    .record_routing(routed.to_vec(), routed_at_ms)
+                    .await
+            }
+
+            async fn deliveries_of(&self, event_seq: i64) -> Result<Vec<Delivery>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT id, event_seq, receiver, route, status FROM deliveries WHERE event_seq = $1 ORDER BY id",
+                )
+                .bind(event_seq)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::db("listing deliveries"))?;
+                rows.iter()
+                    .map(|row| {
+                        use sqlx::Row;
+                        Ok(Delivery {
+                            id: row.try_get("id")?,
+                            event_seq: row.try_get("event_seq")?,
+                            receiver: row.try_get("receiver")?,
+                            route: row.try_get("route")?,
+                            status: row.try_get("status")?,
+                        })
+                    })
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(StoreError::db("reading deliveries"))
+            }
+
+            async fn ping(&self) -> Result<(), StoreError> {
+                if self.writer.is_stopped() {
+                    return Err(StoreError::WriterGone);
+                }
+                sqlx::query("SELECT 1")
+                    .execute(&self.pool)
+                    .await
+                    .map_err(StoreError::db("checking the database"))?;
+                Ok(())
+            }
+
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store;
+
 /// Opens the store named by a storage URL and brings its schema up to date.
 pub async fn open(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{Connection, Sqlite, SqliteConnection, SqlitePool};
 
 use super::group_commit::{self, GroupCommit};
+use super::impl_store;
 use super::{
     Delivery, EVENT_COLUMNS, Inserted, NewDelivery, NewEvent, Store, StoreError, StoredEvent,
     migrations,
@@ -20,7 +21,7 @@ use super::{
 
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
-    reader: SqlitePool,
+    pool: SqlitePool,
     writer: GroupCommit,
 }
 
@@ -58,13 +59,13 @@ impl SqliteStore {
             .run_direct(&mut writer)
             .await
             .map_err(StoreError::Migrate)?;
-        let reader = SqlitePoolOptions::new()
+        let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
             .connect_with(options)
             .await
             .map_err(StoreError::db("opening the SQLite read pool"))?;
         Ok(Self {
-            reader,
+            pool,
             writer: GroupCommit::spawn(SqliteWriter(writer)),
         })
     }
@@ -75,111 +76,27 @@ struct SqliteWriter(SqliteConnection);
 
 group_commit::impl_batch_insert!(SqliteWriter, Sqlite);
 
-#[async_trait]
-impl Store for SqliteStore {
-    async fn insert_event(&self, event: NewEvent) -> Result<Inserted, StoreError> {
-        self.writer.insert(event).await
-    }
+impl_store!(SqliteStore, "sqlite");
 
-    async fn recent_events(&self, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events ORDER BY seq DESC LIMIT ?"
-        ))
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(StoreError::db("listing events"))?;
-        rows.iter()
-            .map(StoredEvent::from_row)
-            .collect::<Result<_, _>>()
-            .map_err(StoreError::db("reading events"))
-    }
-
-    async fn event(
-        &self,
-        account: &str,
-        event_id: &str,
-    ) -> Result<Option<StoredEvent>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE account = ? AND event_id = ?"
-        ))
-        .bind(account)
-        .bind(event_id)
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(StoreError::db("reading an event"))?;
-        row.as_ref()
-            .map(StoredEvent::from_row)
-            .transpose()
-            .map_err(StoreError::db("reading an event"))
-    }
-
-    async fn count_events(&self) -> Result<u64, StoreError> {
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
-            .fetch_one(&self.reader)
+#[cfg(test)]
+mod shared_sql {
+    #[tokio::test]
+    async fn dollar_placeholders_bind_in_order() {
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+        let (a, b): (i64, String) = sqlx::query_as("SELECT $1 - $2, $3")
+            .bind(10i64)
+            .bind(3i64)
+            .bind("x")
+            .fetch_one(&pool)
             .await
-            .map_err(StoreError::db("counting events"))?;
-        Ok(count.try_into().unwrap_or(0))
-    }
-
-    async fn unrouted_events(&self, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE routed_at_ms IS NULL ORDER BY seq LIMIT ?"
-        ))
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(StoreError::db("listing unrouted events"))?;
-        rows.iter()
-            .map(StoredEvent::from_row)
-            .collect::<Result<_, _>>()
-            .map_err(StoreError::db("reading events"))
-    }
-
-    async fn record_routing(
-        &self,
-        routed: &[(i64, Vec<NewDelivery>)],
-        routed_at_ms: i64,
-    ) -> Result<(), StoreError> {
-        self.writer
-            .record_routing(routed.to_vec(), routed_at_ms)
+            .unwrap();
+        assert_eq!((a, b.as_str()), (7, "x"));
+        let c: i64 = sqlx::query_scalar("SELECT $1 + $1 + $2")
+            .bind(5i64)
+            .bind(1i64)
+            .fetch_one(&pool)
             .await
-    }
-
-    async fn deliveries_of(&self, event_seq: i64) -> Result<Vec<Delivery>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, event_seq, receiver, route, status FROM deliveries WHERE event_seq = ? ORDER BY id",
-        )
-        .bind(event_seq)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(StoreError::db("listing deliveries"))?;
-        rows.iter()
-            .map(|row| {
-                Ok(Delivery {
-                    id: row.try_get("id")?,
-                    event_seq: row.try_get("event_seq")?,
-                    receiver: row.try_get("receiver")?,
-                    route: row.try_get("route")?,
-                    status: row.try_get("status")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::db("reading deliveries"))
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        if self.writer.is_stopped() {
-            return Err(StoreError::WriterGone);
-        }
-        sqlx::query("SELECT 1")
-            .execute(&self.reader)
-            .await
-            .map_err(StoreError::db("checking the database"))?;
-        Ok(())
-    }
-
-    fn backend(&self) -> &'static str {
-        "sqlite"
+            .unwrap();
+        assert_eq!(c, 11);
     }
 }
