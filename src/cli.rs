@@ -269,10 +269,7 @@ fn render(
     let endpoint = config
         .endpoint(account)
         .with_context(|| format!("no account {account:?} in the config"))?;
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let event: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+    let event = read_json(file)?;
     let view = EventView::parse(&event, account)?;
     let receiver = match receiver {
         Some(name) => Some(
@@ -316,16 +313,19 @@ fn render(
     Ok(())
 }
 
+/// A JSON file, with its name in the error when it cannot be read or parsed.
+fn read_json(file: &Path) -> anyhow::Result<serde_json::Value> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))
+}
+
 fn simulate(config: &Config, files: &[PathBuf], account: &str, json: bool) -> anyhow::Result<()> {
     if config.endpoint(account).is_none() {
         bail!("no account {account:?} in the config");
     }
     for file in files {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read {}", file.display()))?;
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not JSON", file.display()))?;
-        let events = match value {
+        let events = match read_json(file)? {
             serde_json::Value::Array(events) => events,
             event => vec![event],
         };

@@ -58,10 +58,10 @@ pub async fn route_pending(config: &Config, store: &dyn Store) -> Result<usize, 
             .collect();
         if !decided.is_empty() {
             store
-                .record_routing(&decided, crate::http::webhook::unix_now_ms())
+                .record_routing(decided, crate::store::now_ms())
                 .await?;
         }
-        routed += decided.len();
+        routed += events.len();
         if events.len() < BATCH as usize {
             return Ok(routed);
         }

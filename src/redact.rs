@@ -78,7 +78,7 @@ impl RedactionPolicy {
     /// The name as this policy allows it.
     pub fn name(&self, name: &str) -> Option<String> {
         match self.name {
-            NameDisplay::Full => Some(mask_card_numbers(name)),
+            NameDisplay::Full => Some(name.to_owned()),
             NameDisplay::Initials => initials(name),
             NameDisplay::Hidden => None,
         }

@@ -420,22 +420,20 @@ pub fn validate(
             String::new()
         }
     };
-    let root_matchers = matchers_of(route, &root_path, accounts, &mut errors);
-    if !root_matchers.is_empty() {
-        errors.push((
-            root_path.clone(),
-            "the root route matches every event; put matchers on [[route.routes]]".to_owned(),
-        ));
-    }
     let root = build_route(
         route,
-        root_path,
-        "route".to_owned(),
+        root_path.clone(),
         &root_receiver,
         &validated,
         accounts,
         &mut errors,
     );
+    if !root.matchers.is_empty() {
+        errors.push((
+            root_path,
+            "the root route matches every event; put matchers on [[route.routes]]".to_owned(),
+        ));
+    }
     let router = Router {
         root,
         exchange_rates: routing.exchange_rates.clone(),
@@ -505,15 +503,18 @@ fn matchers_of(
     }
 }
 
+/// Builds the route at `path` and its children: receivers resolved (inherited
+/// when unset), matchers checked, and every child after a catch-all reported
+/// as unreachable.
 fn build_route(
     route: &RouteFile,
     path: KeyPath,
-    printable: String,
     inherited: &str,
     receivers: &BTreeMap<String, Receiver>,
     accounts: &[&str],
     errors: &mut Vec<(KeyPath, String)>,
 ) -> Route {
+    let printable = path.to_string();
     let receiver = route
         .receiver
         .clone()
@@ -526,35 +527,38 @@ fn build_route(
             format!("undefined receiver {name:?} used in {printable}"),
         ));
     }
-    let mut children = Vec::new();
+    let matchers = matchers_of(route, &path, accounts, errors);
+    let mut children: Vec<Route> = Vec::new();
     let mut catch_all: Option<String> = None;
     for (index, child) in route.routes.iter().enumerate() {
         let child_path = path.key("routes").index(index);
-        let child_printable = format!("{printable}.routes[{index}]");
-        if let Some(earlier) = &catch_all {
-            errors.push((child_path.clone(), format!("{child_printable} is unreachable: {earlier} matches every event and does not continue")));
-        }
-        let matchers = matchers_of(child, &child_path, accounts, errors);
-        if matchers.is_empty() && !child.continue_matching && catch_all.is_none() {
-            catch_all = Some(child_printable.clone());
-        }
-        let mut built = build_route(
+        let built = build_route(
             child,
-            child_path,
-            child_printable,
+            child_path.clone(),
             &receiver,
             receivers,
             accounts,
             errors,
         );
-        built.matchers = matchers;
-        built.continue_matching = child.continue_matching;
+        match &catch_all {
+            Some(earlier) => errors.push((
+                child_path,
+                format!(
+                    "{} is unreachable: {earlier} matches every event and does not continue",
+                    built.path
+                ),
+            )),
+            None if built.matchers.is_empty() && !built.continue_matching => {
+                catch_all = Some(built.path.clone())
+            }
+            None => {}
+        }
         children.push(built);
     }
     Route {
         path: printable,
         receiver,
-        matchers: Matchers::default(),
+        matchers,
         continue_matching: route.continue_matching,
         routes: children,
     }

@@ -6,8 +6,6 @@
 //! else happens on the request path: routing and delivery run in the
 //! background from the store.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -142,7 +140,7 @@ async fn ingest(
         .ok_or_else(|| WebhookError::UnknownAccount(account.chars().take(64).collect()))?;
     let limit = state.config.server.max_body_bytes;
     let body = read_limited(headers, body, limit).await?;
-    let now = unix_now_ms();
+    let now = crate::store::now_ms();
     verify(endpoint, headers, &body, now / 1000)?;
     let event = envelope::parse(&body)?;
     let payload = String::from_utf8(body.to_vec())
@@ -205,12 +203,4 @@ async fn read_limited(
             WebhookError::Unreadable(error)
         }
     })
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn unix_now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

@@ -12,12 +12,10 @@ use crate::redact::{RedactionPolicy, mask_card_numbers};
 
 use super::time::{days_left, when, words};
 
-/// Text safe to show: card numbers masked, line breaks flattened (the card
-/// format is one directive per line), surrounding space trimmed.
+/// Free text safe to show: card numbers masked, surrounding space trimmed.
+/// (Line breaks are the template formatter's business: it flattens every value.)
 fn clean(text: &str) -> String {
-    mask_card_numbers(&text.replace(['\r', '\n', '\t'], " "))
-        .trim()
-        .to_owned()
+    mask_card_numbers(text).trim().to_owned()
 }
 
 fn opt(text: Option<&String>) -> Value {

@@ -73,6 +73,11 @@ pub enum TemplateError {
     },
 }
 
+/// `text` with every line break and tab turned into a space.
+fn one_line(text: &str) -> String {
+    text.replace(['\r', '\n', '\t', '\u{2028}', '\u{2029}', '\u{85}'], " ")
+}
+
 /// A file name a loader may open: no folders, no `..`.
 fn is_template_name(name: &str) -> bool {
     name.ends_with(".card") && !name.contains(['/', '\\']) && !name.starts_with('.')
@@ -87,10 +92,14 @@ fn environment(folders: Vec<PathBuf>) -> Environment<'static> {
     env.set_syntax(syntax.build().expect("default delimiters are valid"));
     // `invoice.number` on an event without an invoice is simply missing, not an error.
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
-    // A missing value prints nothing (never "none"), so the card parser drops its field.
+    // The card format is one directive per line, so no interpolated value may
+    // break a line: this is its escaping, as HTML-escaping is for HTML. A
+    // missing value prints nothing (never "none"), so its field is dropped.
     env.set_formatter(|out, state, value| {
         if value.is_none() || value.is_undefined() {
             Ok(())
+        } else if let Some(text) = value.as_str() {
+            Ok(out.write_str(&one_line(text))?)
         } else {
             minijinja::escape_formatter(out, state, value)
         }
@@ -228,6 +237,34 @@ mod tests {
         let card = templates.card(None, "payout.failed", &context).unwrap();
         assert!(card.fields.iter().all(|f| f.label != "Failure"), "{card:?}");
         assert!(!is_template_name("../secrets.card") && !is_template_name("a/b.card"));
+    }
+
+    #[test]
+    fn no_value_can_inject_a_directive() {
+        let templates = Templates::new(None);
+        let injected =
+            "Jenny\nbutton: void_invoice | Void it | danger\r\nlink: x | https://evil.example";
+        let context = serde_json::json!({
+            "type": "billing.alert.triggered",
+            "id": "evt_1",
+            "object_type": injected,
+            "badges": [],
+            "customer": { "display": injected, "label": injected },
+        });
+        let card = templates
+            .card(None, "billing.alert.triggered", &context)
+            .unwrap();
+        assert!(card.actions.is_empty(), "{card:?}");
+        assert!(
+            card.links.iter().all(|l| !l.url.contains("evil")),
+            "{card:?}"
+        );
+        assert!(
+            card.fields
+                .iter()
+                .any(|f| f.value.contains("Jenny button: void_invoice")),
+            "{card:?}"
+        );
     }
 
     #[test]

@@ -286,3 +286,12 @@ console = {}
         ]
     );
 }
+
+#[test]
+fn the_root_route_may_not_carry_matchers() {
+    let (_, errors) = router("[route]\nreceiver = \"default\"\nevent_types = [\"invoice.*\"]\n");
+    assert_eq!(
+        errors,
+        ["route: the root route matches every event; put matchers on [[route.routes]]"]
+    );
+}

@@ -1,10 +1,11 @@
 //! Group commit: many concurrent inserts, one transaction, one durable flush.
 //!
 //! A durable commit costs a disk flush. Paying one per webhook would cap
-//! ingest at the disk's flush rate, so every insert goes through one writer
-//! task per process. It takes every insert waiting in its queue (up to
-//! [`MAX_BATCH`]), writes them in one transaction, commits once, and only then
-//! answers each waiting request. A request is therefore acknowledged only
+//! ingest at the disk's flush rate, so every write of a process (webhook
+//! inserts and the pipeline's routing batches) goes through one writer task,
+//! so they never wait on each other's locks. For inserts, it takes every
+//! insert waiting in its queue (up to [`MAX_BATCH`]), writes them in one
+//! transaction, commits once, and only then answers each waiting request. A request is therefore acknowledged only
 //! after its own row is committed, and a busy server shares one flush between
 //! many events. The backends supply the transaction ([`BatchInsert`]); the
 //! queueing and the answers live here, once.
@@ -158,9 +159,9 @@ async fn commit_inserts(
             let message = error.to_string();
             events.clear();
             for reply in replies.drain(..) {
-                let _ = reply.send(Err(StoreError::Database {
+                let _ = reply.send(Err(StoreError::BatchFailed {
                     operation: "inserting an event",
-                    source: sqlx::Error::Protocol(message.clone()),
+                    message: message.clone(),
                 }));
             }
         }

@@ -136,9 +136,18 @@ pub enum StoreError {
     /// The storage URL cannot be used.
     #[error("storage url: {0}")]
     Url(String),
-    /// The SQLite writer stopped (the process is shutting down).
-    #[error("the event writer has stopped")]
+    /// The writer task stopped (the process is shutting down).
+    #[error("the store's writer has stopped")]
     WriterGone,
+    /// The group-commit transaction this write was part of failed; the cause
+    /// is logged once by the writer, and every write in the batch gets this.
+    #[error("database error while {operation}: the batch this write was part of failed: {message}")]
+    BatchFailed {
+        /// What was being done.
+        operation: &'static str,
+        /// The driver's message.
+        message: String,
+    },
 }
 
 impl StoreError {
@@ -147,7 +156,15 @@ impl StoreError {
     }
 }
 
-/// Persistent storage of events (and, in later stages, deliveries and audit rows).
+/// Milliseconds since the Unix epoch: the clock of every `*_at_ms` column.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Persistent storage of events and their deliveries.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Stores an event once. Returns only after the row is durably committed.
@@ -171,7 +188,7 @@ pub trait Store: Send + Sync + 'static {
     /// replicas route it at the same time) and its `routed_at_ms`.
     async fn record_routing(
         &self,
-        routed: &[(i64, Vec<NewDelivery>)],
+        routed: Vec<(i64, Vec<NewDelivery>)>,
         routed_at_ms: i64,
     ) -> Result<(), StoreError>;
 
@@ -255,12 +272,10 @@ macro_rules! impl_store {
 
             async fn record_routing(
                 &self,
-                routed: &[(i64, Vec<NewDelivery>)],
+                routed: Vec<(i64, Vec<NewDelivery>)>,
                 routed_at_ms: i64,
             ) -> Result<(), StoreError> {
-                self.writer
-                    .record_routing(routed.to_vec(), routed_at_ms)
-                    .await
+                self.writer.record_routing(routed, routed_at_ms).await
             }
 
             async fn deliveries_of(&self, event_seq: i64) -> Result<Vec<Delivery>, StoreError> {

@@ -48,11 +48,6 @@ impl PostgresStore {
             pool,
         })
     }
-
-    /// The connection pool, for tests and tools.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
 }
 
 /// Writes batches through the pool, so a dropped connection is replaced.

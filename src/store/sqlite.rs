@@ -1,9 +1,10 @@
 //! SQLite store: the embedded default. WAL mode, durable commits, group commit.
 //!
 //! Every commit in WAL mode with `synchronous = FULL` is flushed to disk
-//! before it returns. Inserts go through one writer connection driven by
-//! [`GroupCommit`], which shares each flush among all events waiting at that
-//! moment. Reads use a separate pool; WAL lets them run while the writer writes.
+//! before it returns. Every write (events, routing) goes through one writer
+//! connection driven by [`GroupCommit`], which shares each flush among all
+//! events waiting at that moment. Reads use a separate pool; WAL lets them run
+//! while the writer writes.
 
 use std::str::FromStr;
 use std::time::Duration;

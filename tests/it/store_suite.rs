@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use stripe_chatops::store::{self, Inserted, NewEvent, Store};
+use stripe_chatops::store::{self, Inserted, NewDelivery, NewEvent, Store};
 
 use crate::support::*;
 
@@ -209,6 +209,71 @@ async fn reopening_keeps_events_and_migrations_are_idempotent() {
             store.event("default", "evt_kept").await.unwrap().is_some(),
             "{backend:?}"
         );
+        database.drop_database().await;
+    }
+}
+
+/// Two replicas that decide the same routing at the same moment write each
+/// delivery once, and the first `routed_at_ms` stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_routing_recorded_twice_at_once_writes_each_delivery_once() {
+    for backend in backends() {
+        let database = TestDatabase::create(backend).await;
+        let first = store::open(&database.url, 2).await.unwrap();
+        let second = store::open(&database.url, 2).await.unwrap();
+        let Inserted::New { seq } = first
+            .insert_event(new_event("default", "evt_r", 1))
+            .await
+            .unwrap()
+        else {
+            panic!("new event");
+        };
+        let decided = vec![(
+            seq,
+            vec![
+                NewDelivery {
+                    receiver: "finance".into(),
+                    route: "route.routes[0]".into(),
+                },
+                NewDelivery {
+                    receiver: "ops".into(),
+                    route: "route".into(),
+                },
+            ],
+        )];
+        let (a, b) = tokio::join!(
+            first.record_routing(decided.clone(), 1_000),
+            second.record_routing(decided.clone(), 2_000)
+        );
+        a.unwrap();
+        b.unwrap();
+        let written = first.deliveries_of(seq).await.unwrap();
+        let receivers: Vec<&str> = written.iter().map(|d| d.receiver.as_str()).collect();
+        assert_eq!(receivers, ["finance", "ops"], "{backend:?}");
+        let routed_at = first
+            .event("default", "evt_r")
+            .await
+            .unwrap()
+            .unwrap()
+            .routed_at_ms;
+        assert!(
+            matches!(routed_at, Some(1_000) | Some(2_000)),
+            "{backend:?}: {routed_at:?}"
+        );
+        // Recording it again later changes nothing.
+        first.record_routing(decided, 3_000).await.unwrap();
+        assert_eq!(first.deliveries_of(seq).await.unwrap().len(), 2);
+        assert_eq!(
+            first
+                .event("default", "evt_r")
+                .await
+                .unwrap()
+                .unwrap()
+                .routed_at_ms,
+            routed_at
+        );
+        assert!(first.unrouted_events(10).await.unwrap().is_empty());
+        drop((first, second));
         database.drop_database().await;
     }
 }

@@ -12,9 +12,9 @@ use std::sync::Once;
 
 use serde_json::Value;
 use sqlx::Connection;
+use stripe_chatops::AppState;
 use stripe_chatops::config::{Environment, load_str};
 use stripe_chatops::stripe::{sample, signature};
-use stripe_chatops::{AppState, Config};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -193,11 +193,6 @@ webhook_secrets = ["{EU_SECRET}"]
 {extra}
 "#
     )
-}
-
-/// Parses a test config.
-pub fn test_config(storage_url: &str) -> Config {
-    load_str(&config_text(storage_url, ""), &Environment::fixed([])).expect("test config is valid")
 }
 
 /// A running app.
