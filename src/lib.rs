@@ -8,6 +8,7 @@
 //! - [`stripe`]: signature verification and signing, the event envelope, sample events.
 //! - [`event`]: money in real minor units, Stripe Dashboard links.
 //! - [`pipeline`]: routes every stored event to pending deliveries, restart-safe.
+//! - [`deliver`]: the outbox worker and the Slack, Discord, Telegram, console and webhook adapters.
 //! - [`redact`]: the redaction policy and its pure masking functions.
 //! - [`render`]: redacted context, minijinja card templates, Slack/Discord/Telegram/console payloads.
 //! - [`routing`]: the route tree (pure): which receivers an event reaches, and why.
@@ -18,12 +19,15 @@
 //! `POST /webhooks/stripe[/{account}]` → verify `Stripe-Signature` on the raw
 //! bytes → parse the envelope → insert once per (account, event id) → commit
 //! → 2xx. Nothing else runs on the request path: the [`pipeline`] then
-//! routes each stored event to one pending delivery per receiver.
+//! routes each stored event to one pending delivery per receiver, and the
+//! [`deliver`] worker sends each receiver's queue in order, at the
+//! platform's pace, retrying, folding and dead-lettering as needed.
 
 #![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod config;
+pub mod deliver;
 pub mod event;
 pub mod http;
 pub mod pipeline;
@@ -48,25 +52,47 @@ pub async fn build_state(config: Config) -> Result<AppState, store::StoreError> 
     Ok(AppState::new(Arc::new(config), store))
 }
 
-/// Runs the service on `listener` until `shutdown` resolves: the HTTP server
-/// and the pipeline. On shutdown the server stops accepting and finishes
-/// in-flight requests, then the pipeline stops between two events.
+/// Runs the service on `listener` until `shutdown` resolves: the HTTP server,
+/// the pipeline and the delivery worker (console cards go to standard
+/// output). On shutdown the server stops accepting and finishes in-flight
+/// requests, then the pipeline stops between two events and the worker
+/// between two messages.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> anyhow::Result<()> {
+    let chats = deliver::Chats::from_config(&state.config, deliver::console::Console::stdout())?;
+    run_with(listener, state, chats, shutdown).await
+}
+
+/// [`run`] with the chat adapters given (tests capture the console).
+pub async fn run_with(
+    listener: TcpListener,
+    state: AppState,
+    chats: deliver::Chats,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let pipeline = tokio::spawn(pipeline::run(
         state.config.clone(),
         state.store.clone(),
         state.pipeline_wake.clone(),
-        stopped,
+        state.delivery_wake.clone(),
+        stopped.clone(),
     ));
+    let deliverer = Arc::new(deliver::Deliverer::new(
+        state.config.clone(),
+        state.store.clone(),
+        chats,
+        state.metrics.clone(),
+    ));
+    let delivery = tokio::spawn(deliverer.run(state.delivery_wake.clone(), stopped));
     let served = http::serve(listener, state, shutdown).await;
     let _ = stop.send(true);
     let _ = pipeline.await;
-    served
+    let _ = delivery.await;
+    Ok(served?)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -68,16 +68,22 @@ pub async fn route_pending(config: &Config, store: &dyn Store) -> Result<usize, 
     }
 }
 
-/// Runs the pipeline until `stop` turns true.
+/// Runs the pipeline until `stop` turns true; `delivered` is notified after
+/// each pass that queued deliveries.
 pub async fn run(
     config: Arc<Config>,
     store: Arc<dyn Store>,
     wake: Arc<Notify>,
+    delivered: Arc<Notify>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        if let Err(error) = route_pending(&config, store.as_ref()).await {
-            tracing::error!(error = %crate::telemetry::chain(&error), "routing failed; retrying");
+        match route_pending(&config, store.as_ref()).await {
+            Ok(0) => {}
+            Ok(_) => delivered.notify_one(),
+            Err(error) => {
+                tracing::error!(error = %crate::telemetry::chain(&error), "routing failed; retrying")
+            }
         }
         tokio::select! {
             () = wake.notified() => {}

@@ -8,6 +8,7 @@
 //! [`Config`] or *every* problem it found, each naming its key path and line.
 //! `check-config` and `serve` run exactly the same code.
 
+pub mod chat;
 pub mod locate;
 pub mod secret;
 
@@ -22,6 +23,7 @@ use serde::Deserialize;
 use crate::redact::RedactionPolicy;
 use crate::routing::{self, Receiver, ReceiverFile, RouteFile, Router, RoutingFile};
 
+pub use chat::{DeliveryConfig, DiscordConfig, Rate, Rates, SlackConfig, TelegramConfig};
 pub use locate::{KeyPath, SourceMap};
 pub use secret::Secret;
 
@@ -59,6 +61,14 @@ pub struct ConfigFile {
     pub redaction: RedactionPolicy,
     /// `[templates]`: card template overrides.
     pub templates: TemplatesFile,
+    /// `[slack]`: the bot token or incoming webhook.
+    pub slack: chat::SlackFile,
+    /// `[discord]`: the bot token.
+    pub discord: chat::DiscordFile,
+    /// `[telegram]`: the bot token.
+    pub telegram: chat::TelegramFile,
+    /// `[delivery]`: retries, leases, folding and rate budgets.
+    pub delivery: chat::DeliveryFile,
 }
 
 /// `[templates]`.
@@ -196,6 +206,14 @@ pub struct Config {
     pub templates_dir: Option<PathBuf>,
     /// The default redaction policy.
     pub redaction: RedactionPolicy,
+    /// Slack credentials.
+    pub slack: SlackConfig,
+    /// Discord credentials.
+    pub discord: DiscordConfig,
+    /// Telegram credentials.
+    pub telegram: TelegramConfig,
+    /// Outbox behaviour.
+    pub delivery: DeliveryConfig,
 }
 
 /// The receiver every event reaches when `bot.toml` has no `[route]`.
@@ -590,7 +608,40 @@ impl ConfigFile {
             }
         }
 
+        let slack = self.slack.validate(env, errors);
+        let discord = self.discord.validate(env, errors);
+        let telegram = self.telegram.validate(env, errors);
+        let delivery = self.delivery.validate(errors);
+        for (index, receiver) in self.receivers.iter().enumerate() {
+            let path = root.key("receivers").index(index);
+            if receiver.slack.is_some()
+                && slack.bot_token.is_none()
+                && slack.incoming_webhook_url.is_none()
+            {
+                errors.push(
+                    path.key("slack"),
+                    "Slack needs credentials: set [slack] bot_token (or incoming_webhook_url)",
+                );
+            }
+            if receiver.discord.is_some() && discord.bot_token.is_none() {
+                errors.push(
+                    path.key("discord"),
+                    "Discord needs credentials: set [discord] bot_token",
+                );
+            }
+            if receiver.telegram.is_some() && telegram.bot_token.is_none() {
+                errors.push(
+                    path.key("telegram"),
+                    "Telegram needs credentials: set [telegram] bot_token",
+                );
+            }
+        }
+
         Config {
+            slack,
+            discord,
+            telegram,
+            delivery,
             router,
             receivers,
             templates_dir: self.templates.dir.clone(),

@@ -65,6 +65,7 @@ pub struct Metrics {
     events: Family<Labels, Counter>,
     rejections: Family<Labels, Counter>,
     signature_failures: Family<Labels, Counter>,
+    deliveries: Family<Labels, Counter>,
     request_duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
 }
 
@@ -94,6 +95,12 @@ impl Default for Metrics {
             "Webhook requests whose Stripe-Signature was missing, malformed, wrong or stale, by account",
             signature_failures.clone(),
         );
+        let deliveries = Family::<Labels, Counter>::default();
+        registry.register(
+            "deliveries",
+            "Outbox outcomes, by platform and outcome (sent, digest, folded, retry, rate_limited, dead)",
+            deliveries.clone(),
+        );
         let request_duration =
             Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
                 latency_histogram,
@@ -108,6 +115,7 @@ impl Default for Metrics {
             events,
             rejections,
             signature_failures,
+            deliveries,
             request_duration,
         }
     }
@@ -138,6 +146,16 @@ impl Metrics {
                 .get_or_create(&vec![("account", account.to_owned())])
                 .inc();
         }
+    }
+
+    /// Counts `n` outbox outcomes of one platform.
+    pub fn delivery(&self, platform: &'static str, outcome: &'static str, n: u64) {
+        self.deliveries
+            .get_or_create(&vec![
+                ("platform", platform.to_owned()),
+                ("outcome", outcome.to_owned()),
+            ])
+            .inc_by(n);
     }
 
     fn observe(&self, route: &str, status: StatusCode, elapsed: Duration) {

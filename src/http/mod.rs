@@ -31,6 +31,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Wakes the pipeline when a new event is committed.
     pub pipeline_wake: Arc<tokio::sync::Notify>,
+    /// Wakes the delivery worker when the pipeline queued new deliveries.
+    pub delivery_wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -41,6 +43,7 @@ impl AppState {
             store,
             metrics: Arc::new(Metrics::default()),
             pipeline_wake: Arc::new(tokio::sync::Notify::new()),
+            delivery_wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 }

@@ -24,6 +24,11 @@ pub const SQLITE: &[(i64, &str, &str)] = &[
         "deliveries",
         include_str!("../../migrations/sqlite/0002_deliveries.sql"),
     ),
+    (
+        3,
+        "outbox",
+        include_str!("../../migrations/sqlite/0003_outbox.sql"),
+    ),
 ];
 
 /// Migrations of the PostgreSQL schema: (version, description, SQL).
@@ -37,6 +42,11 @@ pub const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "deliveries",
         include_str!("../../migrations/postgres/0002_deliveries.sql"),
+    ),
+    (
+        3,
+        "outbox",
+        include_str!("../../migrations/postgres/0003_outbox.sql"),
     ),
 ];
 

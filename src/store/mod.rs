@@ -8,12 +8,15 @@
 
 pub mod group_commit;
 pub mod migrations;
+pub mod outbox;
 pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+
+pub use outbox::{DeadLetter, Outbox, OutboxCounts, OutboxItem, OutboxKey};
 
 /// An event about to be stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,8 +105,16 @@ pub struct Delivery {
     pub receiver: String,
     /// The route that chose it.
     pub route: String,
-    /// `pending` until the delivery stage sends it.
+    /// `pending`, then `sent`, `folded` (into a digest), `dead` or `skipped`.
     pub status: String,
+    /// Tries made.
+    pub attempts: i64,
+    /// The last error, while retrying or dead.
+    pub last_error: Option<String>,
+    /// The platform's reference to the posted message (JSON), once sent.
+    pub message_ref: Option<String>,
+    /// The digest it was folded into.
+    pub digest_id: Option<i64>,
 }
 
 /// What [`Store::insert_event`] did.
@@ -166,7 +177,7 @@ pub fn now_ms() -> i64 {
 
 /// Persistent storage of events and their deliveries.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Outbox + Send + Sync + 'static {
     /// Stores an event once. Returns only after the row is durably committed.
     async fn insert_event(&self, event: NewEvent) -> Result<Inserted, StoreError>;
 
@@ -280,7 +291,7 @@ macro_rules! impl_store {
 
             async fn deliveries_of(&self, event_seq: i64) -> Result<Vec<Delivery>, StoreError> {
                 let rows = sqlx::query(
-                    "SELECT id, event_seq, receiver, route, status FROM deliveries WHERE event_seq = $1 ORDER BY id",
+                    "SELECT id, event_seq, receiver, route, status, attempts, last_error, message_ref, digest_id FROM deliveries WHERE event_seq = $1 ORDER BY id",
                 )
                 .bind(event_seq)
                 .fetch_all(&self.pool)
@@ -295,6 +306,10 @@ macro_rules! impl_store {
                             receiver: row.try_get("receiver")?,
                             route: row.try_get("route")?,
                             status: row.try_get("status")?,
+                            attempts: row.try_get("attempts")?,
+                            last_error: row.try_get("last_error")?,
+                            message_ref: row.try_get("message_ref")?,
+                            digest_id: row.try_get("digest_id")?,
                         })
                     })
                     .collect::<Result<_, sqlx::Error>>()

@@ -15,6 +15,7 @@ use sqlx::{PgPool, Postgres};
 
 use super::group_commit::{self, GroupCommit};
 use super::impl_store;
+use super::outbox::{DeadLetter, OutboxCounts, OutboxItem, OutboxKey, impl_outbox};
 use super::{
     Delivery, EVENT_COLUMNS, Inserted, NewDelivery, NewEvent, Store, StoreError, StoredEvent,
     migrations,
@@ -54,5 +55,7 @@ impl PostgresStore {
 struct PostgresWriter(PgPool);
 
 group_commit::impl_batch_insert!(PostgresWriter, Postgres);
+
+impl_outbox!(PostgresStore);
 
 impl_store!(PostgresStore, "postgres");

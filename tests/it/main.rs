@@ -5,6 +5,7 @@ mod support;
 
 mod cards;
 mod cli;
+mod delivery;
 mod ingest_http;
 mod parsers_prop;
 mod pipeline;

@@ -20,10 +20,11 @@ async fn deliveries(
     .await
 }
 
-fn names(deliveries: &[Delivery]) -> Vec<(String, String, String)> {
+/// Receiver and route of each delivery (its status moves on as the outbox sends it).
+fn names(deliveries: &[Delivery]) -> Vec<(String, String)> {
     deliveries
         .iter()
-        .map(|d| (d.receiver.clone(), d.route.clone(), d.status.clone()))
+        .map(|d| (d.receiver.clone(), d.route.clone()))
         .collect()
 }
 
@@ -47,19 +48,15 @@ async fn each_event_gets_one_pending_delivery_per_receiver() {
         assert_eq!(
             names(&found),
             [
-                (
-                    "disputes".into(),
-                    "route.routes[0]".into(),
-                    "pending".into()
-                ),
-                ("finance".into(), "route.routes[1]".into(), "pending".into())
+                ("disputes".into(), "route.routes[0]".into()),
+                ("finance".into(), "route.routes[1]".into())
             ],
             "{backend:?}"
         );
         let found = deliveries(&app, "default", payout["id"].as_str().unwrap(), 1).await;
         assert_eq!(
             names(&found),
-            [("ops".into(), "route".into(), "pending".into())],
+            [("ops".into(), "route".into())],
             "{backend:?}"
         );
         app.stop().await;

@@ -7,8 +7,10 @@
 
 #![allow(dead_code)]
 
+pub mod fakes;
+
 use std::net::SocketAddr;
-use std::sync::Once;
+use std::sync::{Arc, Mutex, Once};
 
 use serde_json::Value;
 use sqlx::Connection;
@@ -26,8 +28,16 @@ pub const ROTATED_SECRET: &str = "whsec_test_rotated_secret_abcdef";
 pub const EU_SECRET: &str = "whsec_test_eu_secret_9876543210";
 
 /// A route tree used by several tests: disputes to Discord (and on), invoices
-/// and charges to Slack, everything else to the console.
+/// and charges to Slack, everything else to the console. The platforms'
+/// API hosts are a closed loopback port, so nothing leaves the machine and
+/// the deliveries stay pending, retrying.
 pub const ROUTED: &str = r#"
+[slack]
+bot_token = "xoxb-test-token"
+api_base_url = "http://127.0.0.1:9/api"
+[discord]
+bot_token = "discord-test-token"
+api_base_url = "http://127.0.0.1:9"
 [[receivers]]
 name = "finance"
 slack = { channel = "C0FINANCE" }
@@ -205,8 +215,24 @@ pub struct TestApp {
     pub database: TestDatabase,
     /// An HTTP client.
     pub client: reqwest::Client,
+    /// What the console receiver printed.
+    pub console: Arc<Mutex<Vec<u8>>>,
     shutdown: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<std::io::Result<()>>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// A console writer that appends to a shared buffer.
+struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Starts the app on 127.0.0.1:0 with a fresh SQLite store.
@@ -233,12 +259,26 @@ pub async fn start_app(database: TestDatabase, extra: &str) -> TestApp {
         .expect("bind port 0");
     let address = listener.local_addr().unwrap();
     let (shutdown, stop) = oneshot::channel::<()>();
-    let server = tokio::spawn(stripe_chatops::run(listener, state.clone(), async move {
-        let _ = stop.await;
-    }));
+    let console = Arc::new(Mutex::new(Vec::new()));
+    let chats = stripe_chatops::deliver::Chats::from_config(
+        &state.config,
+        stripe_chatops::deliver::console::Console::new(Arc::new(Mutex::new(Box::new(
+            SharedBuffer(console.clone()),
+        )))),
+    )
+    .expect("chat adapters");
+    let server = tokio::spawn(stripe_chatops::run_with(
+        listener,
+        state.clone(),
+        chats,
+        async move {
+            let _ = stop.await;
+        },
+    ));
     TestApp {
         address,
         state,
+        console,
         database,
         client: reqwest::Client::new(),
         shutdown: Some(shutdown),
@@ -277,6 +317,11 @@ impl TestApp {
         let body = serde_json::to_vec(event).unwrap();
         let header = sign_now(&body, secret);
         self.post_webhook(path, body, Some(&header)).await
+    }
+
+    /// What the console receiver printed so far.
+    pub fn console_text(&self) -> String {
+        String::from_utf8_lossy(&self.console.lock().unwrap()).into_owned()
     }
 
     /// Number of stored events.

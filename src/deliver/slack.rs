@@ -1,0 +1,166 @@
+//! Slack through slack-morphism: `chat.postMessage` (thread replies with
+//! `thread_ts`), `chat.update`, and the notify-only incoming-webhook mode.
+//!
+//! The rendered Block Kit JSON is read into slack-morphism's typed blocks,
+//! so a payload the crate's model cannot express is caught here rather than
+//! by Slack. Slack's `Retry-After` comes back as [`SendError::RateLimited`].
+
+use async_trait::async_trait;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+
+use super::chat::{Chat, MessageRef, Outbound, SendError, status_is_transient};
+use crate::config::SlackConfig;
+use crate::routing::Destination;
+
+type Connector = SlackClientHyperConnector<HttpsConnector<HttpConnector>>;
+
+/// The Slack adapter.
+pub struct Slack {
+    client: SlackClient<Connector>,
+    token: Option<SlackApiToken>,
+    incoming_webhook: Option<url::Url>,
+}
+
+impl Slack {
+    /// A client for `config`'s API base URL and credentials.
+    pub fn new(config: &SlackConfig) -> std::io::Result<Self> {
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()?
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .build();
+        let connector = SlackClientHyperConnector::with_connector(https)
+            .with_slack_api_url(&config.api_base_url);
+        let incoming_webhook = config
+            .incoming_webhook_url
+            .as_ref()
+            .and_then(|url| url::Url::parse(url.expose()).ok());
+        Ok(Self {
+            client: SlackClient::new(connector),
+            token: config
+                .bot_token
+                .as_ref()
+                .map(|t| SlackApiToken::new(SlackApiTokenValue::new(t.expose().to_owned()))),
+            incoming_webhook,
+        })
+    }
+
+    fn content(message: &Outbound<'_>) -> Result<SlackMessageContent, SendError> {
+        let text = message.payload.get("text").and_then(|t| t.as_str());
+        let blocks: Option<Vec<SlackBlock>> = match message.payload.get("blocks") {
+            Some(blocks) => Some(serde_json::from_value(blocks.clone()).map_err(|e| {
+                SendError::Permanent(format!(
+                    "the card's Block Kit does not fit Slack's model: {e}"
+                ))
+            })?),
+            None => None,
+        };
+        Ok(SlackMessageContent::new()
+            .opt_text(text.map(str::to_owned))
+            .opt_blocks(blocks))
+    }
+}
+
+/// Maps a slack-morphism error to what the outbox does next.
+fn classify(error: SlackClientError) -> SendError {
+    match error {
+        SlackClientError::RateLimitError(limit) => SendError::RateLimited {
+            retry_after: limit
+                .retry_after
+                .unwrap_or(std::time::Duration::from_secs(1)),
+            detail: "Slack answered 429".to_owned(),
+        },
+        SlackClientError::ApiError(api) => match api.code.as_str() {
+            // Slack's own transient codes.
+            "ratelimited" => SendError::RateLimited {
+                retry_after: std::time::Duration::from_secs(1),
+                detail: "Slack answered ratelimited".to_owned(),
+            },
+            "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout" => {
+                SendError::Transient(format!("Slack error: {}", api.code))
+            }
+            code => SendError::Permanent(format!("Slack refused the message: {code}")),
+        },
+        SlackClientError::HttpError(http) if status_is_transient(http.status_code.as_u16()) => {
+            SendError::Transient(format!("Slack answered HTTP {}", http.status_code))
+        }
+        SlackClientError::HttpError(http) => {
+            SendError::Permanent(format!("Slack answered HTTP {}", http.status_code))
+        }
+        other => SendError::Transient(format!("Slack unreachable: {other}")),
+    }
+}
+
+#[async_trait]
+impl Chat for Slack {
+    async fn post(
+        &self,
+        destination: &Destination,
+        message: &Outbound<'_>,
+    ) -> Result<MessageRef, SendError> {
+        let Destination::Slack(target) = destination else {
+            return Err(SendError::Permanent("not a Slack destination".to_owned()));
+        };
+        let content = Self::content(message)?;
+        let Some(token) = &self.token else {
+            let Some(url) = &self.incoming_webhook else {
+                return Err(SendError::Permanent(
+                    "no [slack] bot_token or incoming_webhook_url".to_owned(),
+                ));
+            };
+            self.client
+                .post_webhook_message(url, &SlackApiPostWebhookMessageRequest::new(content))
+                .await
+                .map_err(classify)?;
+            return Ok(MessageRef::SlackWebhook);
+        };
+        let thread_ts = match &message.reply_to {
+            Some(MessageRef::Slack { ts, .. }) => Some(SlackTs::new(ts.clone())),
+            _ => None,
+        };
+        let request = SlackApiChatPostMessageRequest::new(
+            SlackChannelId::new(target.channel.clone()),
+            content,
+        )
+        .opt_thread_ts(thread_ts)
+        .with_unfurl_links(false)
+        .with_unfurl_media(false);
+        let response = self
+            .client
+            .open_session(token)
+            .chat_post_message(&request)
+            .await
+            .map_err(classify)?;
+        Ok(MessageRef::Slack {
+            channel: response.channel.to_string(),
+            ts: response.ts.to_string(),
+        })
+    }
+
+    async fn edit(
+        &self,
+        message_ref: &MessageRef,
+        message: &Outbound<'_>,
+    ) -> Result<(), SendError> {
+        let (MessageRef::Slack { channel, ts }, Some(token)) = (message_ref, &self.token) else {
+            return Err(SendError::Permanent(
+                "only messages posted with the bot token can be edited".to_owned(),
+            ));
+        };
+        let request = SlackApiChatUpdateRequest::new(
+            SlackChannelId::new(channel.clone()),
+            Self::content(message)?,
+            SlackTs::new(ts.clone()),
+        );
+        self.client
+            .open_session(token)
+            .chat_update(&request)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,734 @@
+//! Fake Slack, Discord and Telegram HTTP servers on 127.0.0.1.
+//!
+//! Each enforces its platform's documented rate limits and payload limits
+//! (`../shared/PLATFORMS.md`) and answers with the platform's real error
+//! shapes: Slack `ok:false` and 429 with `Retry-After`; Discord 429 JSON with
+//! `retry_after` plus the `X-RateLimit-*` bucket headers; Telegram
+//! `ok:false` with `parameters.retry_after`. Tests can inject faults: a
+//! number of 5xx answers, a 429 storm, or the server going away entirely
+//! (connection refused) and coming back on the same port.
+
+#![allow(dead_code)]
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{patch, post};
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+
+/// The bot token every fake accepts.
+pub const SLACK_TOKEN: &str = "xoxb-test-token";
+/// The Discord bot token the fake accepts.
+pub const DISCORD_TOKEN: &str = "discord-test-token";
+/// The Telegram bot token the fake accepts.
+pub const TELEGRAM_TOKEN: &str = "123456:TEST-token";
+
+/// One request a fake accepted and acted on.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The API method (`chat.postMessage`, `sendMessage`, `create`, `edit`…).
+    pub method: String,
+    /// The channel or chat.
+    pub channel: String,
+    /// The request body.
+    pub body: Value,
+    /// When it arrived.
+    pub at: Instant,
+}
+
+/// State shared by a fake's handlers and the test.
+#[derive(Default)]
+pub struct FakeState {
+    /// Accepted messages, in arrival order.
+    pub received: Mutex<Vec<Received>>,
+    /// Every request, including refused ones, with its status.
+    pub requests: Mutex<Vec<(Instant, u16)>>,
+    /// 429 answers given.
+    pub throttled: AtomicU64,
+    /// Answer the next N requests with 500.
+    pub fail_next: AtomicU64,
+    /// Answer the next N requests with 429.
+    pub throttle_next: AtomicU64,
+    /// The `Retry-After` of injected 429s, in seconds.
+    pub storm_retry_after: AtomicU64,
+    /// Message ids handed out.
+    next_id: AtomicU64,
+    /// Sliding windows of send times, by key.
+    windows: Mutex<HashMap<String, VecDeque<Instant>>>,
+    /// Discord nonces seen, with the message id they created.
+    nonces: Mutex<HashMap<String, u64>>,
+    /// Channels that do not exist.
+    pub missing: Mutex<HashSet<String>>,
+}
+
+impl FakeState {
+    /// Accepted messages so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Accepted messages of one method.
+    pub fn posts(&self, method: &str) -> Vec<Received> {
+        self.received()
+            .into_iter()
+            .filter(|r| r.method == method)
+            .collect()
+    }
+
+    fn record(&self, status: u16) {
+        self.requests.lock().unwrap().push((Instant::now(), status));
+        if status == 429 {
+            self.throttled.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn accept(&self, method: &str, channel: &str, body: Value) -> u64 {
+        self.received.lock().unwrap().push(Received {
+            method: method.to_owned(),
+            channel: channel.to_owned(),
+            body,
+            at: Instant::now(),
+        });
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Takes one injected fault: `Some(500)` or `Some(429)`.
+    fn injected(&self) -> Option<u16> {
+        let take = |counter: &AtomicU64| {
+            counter
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok()
+        };
+        if take(&self.fail_next) {
+            Some(500)
+        } else if take(&self.throttle_next) {
+            Some(429)
+        } else {
+            None
+        }
+    }
+
+    /// Admits a send under "at most `limit` per `window`" for `key`; on
+    /// refusal returns how long until a slot frees.
+    fn admit(&self, key: &str, limit: usize, window: Duration) -> Result<(), Duration> {
+        let now = Instant::now();
+        let mut windows = self.windows.lock().unwrap();
+        let times = windows.entry(key.to_owned()).or_default();
+        while times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
+            times.pop_front();
+        }
+        if times.len() >= limit {
+            let oldest = *times.front().unwrap();
+            return Err(window.saturating_sub(now.duration_since(oldest)));
+        }
+        times.push_back(now);
+        Ok(())
+    }
+
+    /// How many sends `key` has in its current window.
+    fn used(&self, key: &str, window: Duration) -> usize {
+        let now = Instant::now();
+        self.windows.lock().unwrap().get(key).map_or(0, |t| {
+            t.iter()
+                .filter(|t| now.duration_since(**t) < window)
+                .count()
+        })
+    }
+}
+
+/// A running fake.
+pub struct Fake {
+    /// Where it listens.
+    pub address: SocketAddr,
+    /// What it saw.
+    pub state: Arc<FakeState>,
+    router: Router,
+    server: Option<JoinHandle<()>>,
+}
+
+impl Fake {
+    async fn start(router: Router, state: Arc<FakeState>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = Some(tokio::spawn(serve(listener, router.clone())));
+        Self {
+            address,
+            state,
+            router,
+            server,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Goes away: new connections are refused until [`Fake::restart`].
+    pub async fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+            let _ = server.await;
+        }
+    }
+
+    /// Comes back on the same port.
+    pub async fn restart(&mut self) {
+        let listener = loop {
+            match tokio::net::TcpListener::bind(self.address).await {
+                Ok(listener) => break listener,
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        };
+        self.server = Some(tokio::spawn(serve(listener, self.router.clone())));
+    }
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+async fn serve(listener: tokio::net::TcpListener, router: Router) {
+    let _ = axum::serve(listener, router).await;
+}
+
+fn json_body(body: &Bytes) -> Value {
+    serde_json::from_slice(body).unwrap_or(Value::Null)
+}
+
+// ---------------------------------------------------------------- Slack
+
+/// Slack: about 1 message a second per channel, short bursts of 3 tolerated.
+pub const SLACK_PER_CHANNEL: (usize, Duration) = (3, Duration::from_secs(3));
+
+/// A fake Slack Web API under `/api`, plus an incoming webhook at `/hooks/T/B/X`.
+pub async fn slack() -> Fake {
+    let state = Arc::new(FakeState::default());
+    let router = Router::new()
+        .route("/api/{method}", post(slack_method))
+        .route("/hooks/{a}/{b}/{c}", post(slack_hook))
+        .with_state(state.clone());
+    Fake::start(router, state).await
+}
+
+fn slack_error(error: &str) -> Response {
+    (
+        StatusCode::OK,
+        axum::Json(json!({ "ok": false, "error": error })),
+    )
+        .into_response()
+}
+
+fn slack_blocks_problem(body: &Value) -> Option<&'static str> {
+    let blocks = body.get("blocks").and_then(Value::as_array)?;
+    if blocks.len() > 50 {
+        return Some("invalid_blocks");
+    }
+    for block in blocks {
+        let text_len = |v: &Value| v.as_str().map_or(0, |s| s.chars().count());
+        match block.get("type").and_then(Value::as_str) {
+            Some("header") if text_len(&block["text"]["text"]) > 150 => {
+                return Some("invalid_blocks");
+            }
+            Some("section") if text_len(&block["text"]["text"]) > 3000 => {
+                return Some("invalid_blocks");
+            }
+            Some("actions") => {
+                for element in block["elements"].as_array().into_iter().flatten() {
+                    if text_len(&element["text"]["text"]) > 75
+                        || text_len(&element["action_id"]) > 255
+                    {
+                        return Some("invalid_blocks");
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+async fn slack_method(
+    State(state): State<Arc<FakeState>>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(status) = state.injected() {
+        state.record(status);
+        return slack_fault(&state, status);
+    }
+    let authorised = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == format!("Bearer {SLACK_TOKEN}"));
+    if !authorised {
+        state.record(200);
+        return slack_error("invalid_auth");
+    }
+    let body = json_body(&body);
+    let channel = body["channel"].as_str().unwrap_or_default().to_owned();
+    if state.missing.lock().unwrap().contains(&channel) {
+        state.record(200);
+        return slack_error("channel_not_found");
+    }
+    if let Some(problem) = slack_blocks_problem(&body) {
+        state.record(200);
+        return slack_error(problem);
+    }
+    match method.as_str() {
+        "chat.postMessage" => {
+            let (limit, window) = SLACK_PER_CHANNEL;
+            if let Err(wait) = state.admit(&format!("slack:{channel}"), limit, window) {
+                state.record(429);
+                let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [("retry-after", seconds.to_string())],
+                    axum::Json(json!({ "ok": false, "error": "ratelimited" })),
+                )
+                    .into_response();
+            }
+            state.record(200);
+            let id = state.accept("chat.postMessage", &channel, body.clone());
+            let ts = format!("1700000000.{id:06}");
+            axum::Json(json!({
+                "ok": true,
+                "channel": channel,
+                "ts": ts,
+                "message": { "type": "message", "ts": ts, "text": body["text"], "bot_id": "B0FAKE" }
+            }))
+            .into_response()
+        }
+        "chat.update" => {
+            state.record(200);
+            state.accept("chat.update", &channel, body.clone());
+            axum::Json(json!({ "ok": true, "channel": channel, "ts": body["ts"], "text": body["text"],
+                "message": { "type": "message", "ts": body["ts"], "text": body["text"], "bot_id": "B0FAKE" } }))
+                .into_response()
+        }
+        _ => {
+            state.record(200);
+            slack_error("unknown_method")
+        }
+    }
+}
+
+fn slack_fault(state: &FakeState, status: u16) -> Response {
+    if status == 429 {
+        let seconds = state.storm_retry_after.load(Ordering::Relaxed).max(1);
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", seconds.to_string())],
+            axum::Json(json!({ "ok": false, "error": "ratelimited" })),
+        )
+            .into_response();
+    }
+    (StatusCode::INTERNAL_SERVER_ERROR, "upstream error").into_response()
+}
+
+async fn slack_hook(State(state): State<Arc<FakeState>>, body: Bytes) -> Response {
+    if let Some(status) = state.injected() {
+        state.record(status);
+        return slack_fault(&state, status);
+    }
+    state.record(200);
+    state.accept("webhook", "hook", json_body(&body));
+    (StatusCode::OK, "ok").into_response()
+}
+
+// -------------------------------------------------------------- Discord
+
+/// Discord's usual bucket for creating messages in one channel: 5 per 5 s.
+pub const DISCORD_PER_CHANNEL: (usize, Duration) = (5, Duration::from_secs(5));
+
+/// A fake Discord REST API under `/api/v10`.
+pub async fn discord() -> Fake {
+    let state = Arc::new(FakeState::default());
+    let router = Router::new()
+        .route("/api/v10/channels/{channel}/messages", post(discord_create))
+        .route(
+            "/api/v10/channels/{channel}/messages/{message}",
+            patch(discord_edit),
+        )
+        .with_state(state.clone());
+    Fake::start(router, state).await
+}
+
+fn discord_message(id: u64, channel: &str, nonce: Option<&Value>) -> Value {
+    json!({
+        "id": (1_000_000_000_000_000u64 + id).to_string(),
+        "channel_id": channel,
+        "author": { "id": "111111111111111111", "username": "stripe-chatops", "discriminator": "0", "global_name": null, "avatar": null, "bot": true },
+        "content": "",
+        "timestamp": "2026-11-24T12:00:00.000000+00:00",
+        "edited_timestamp": null,
+        "tts": false,
+        "mention_everyone": false,
+        "mentions": [],
+        "mention_roles": [],
+        "attachments": [],
+        "embeds": [],
+        "pinned": false,
+        "type": 0,
+        "nonce": nonce.cloned().unwrap_or(Value::Null),
+        "flags": 0,
+        "components": []
+    })
+}
+
+fn discord_problem(body: &Value) -> Option<String> {
+    let len = |v: &Value| v.as_str().map_or(0, |s| s.trim().chars().count());
+    let embeds = body["embeds"].as_array().cloned().unwrap_or_default();
+    if embeds.len() > 10 {
+        return Some("embeds: at most 10".into());
+    }
+    let mut total = 0;
+    for embed in &embeds {
+        if len(&embed["title"]) > 256 || len(&embed["description"]) > 4096 {
+            return Some("embed title or description too long".into());
+        }
+        let fields = embed["fields"].as_array().cloned().unwrap_or_default();
+        if fields.len() > 25 {
+            return Some("embed fields: at most 25".into());
+        }
+        for field in &fields {
+            if len(&field["name"]) > 256 || len(&field["value"]) > 1024 {
+                return Some("embed field too long".into());
+            }
+            total += len(&field["name"]) + len(&field["value"]);
+        }
+        total += len(&embed["title"]) + len(&embed["description"]) + len(&embed["footer"]["text"]);
+    }
+    if total > 6000 {
+        return Some("embeds: more than 6000 characters".into());
+    }
+    if len(&body["nonce"]) > 25 {
+        return Some("nonce: at most 25".into());
+    }
+    let rows = body["components"].as_array().cloned().unwrap_or_default();
+    if rows.len() > 5 {
+        return Some("components: at most 5 rows".into());
+    }
+    let mut ids = HashSet::new();
+    for row in &rows {
+        let buttons = row["components"].as_array().cloned().unwrap_or_default();
+        if buttons.len() > 5 {
+            return Some("a row holds at most 5 buttons".into());
+        }
+        for button in &buttons {
+            if len(&button["label"]) > 80 {
+                return Some("button label: at most 80".into());
+            }
+            if let Some(id) = button["custom_id"].as_str()
+                && (id.is_empty() || id.chars().count() > 100 || !ids.insert(id.to_owned()))
+            {
+                return Some("custom_id: 1-100 characters, unique".into());
+            }
+        }
+    }
+    None
+}
+
+async fn discord_create(
+    State(state): State<Arc<FakeState>>,
+    Path(channel): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (limit, window) = DISCORD_PER_CHANNEL;
+    let key = format!("discord:{channel}");
+    let bucket_headers = |state: &FakeState| {
+        let remaining = limit.saturating_sub(state.used(&key, window));
+        [
+            ("x-ratelimit-limit", limit.to_string()),
+            ("x-ratelimit-remaining", remaining.to_string()),
+            (
+                "x-ratelimit-reset-after",
+                format!("{:.3}", window.as_secs_f64()),
+            ),
+            (
+                "x-ratelimit-reset",
+                format!(
+                    "{:.3}",
+                    (chrono::Utc::now().timestamp_millis() as f64 / 1000.0) + window.as_secs_f64()
+                ),
+            ),
+            ("x-ratelimit-bucket", "create-message".to_owned()),
+        ]
+    };
+    if let Some(status) = state.injected() {
+        state.record(status);
+        if status == 429 {
+            let seconds = state.storm_retry_after.load(Ordering::Relaxed).max(1) as f64;
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", seconds.to_string()), ("x-ratelimit-scope", "user".to_owned())],
+                axum::Json(json!({ "message": "You are being rate limited.", "retry_after": seconds, "global": false })),
+            )
+                .into_response();
+        }
+        return (StatusCode::BAD_GATEWAY, "bad gateway").into_response();
+    }
+    let authorised = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == format!("Bot {DISCORD_TOKEN}"));
+    if !authorised {
+        state.record(401);
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({ "message": "401: Unauthorized", "code": 0 })),
+        )
+            .into_response();
+    }
+    if state.missing.lock().unwrap().contains(&channel) {
+        state.record(404);
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({ "message": "Unknown Channel", "code": 10003 })),
+        )
+            .into_response();
+    }
+    let body = json_body(&body);
+    if let Some(problem) = discord_problem(&body) {
+        state.record(400);
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({ "message": "Invalid Form Body", "code": 50035, "errors": problem })),
+        )
+            .into_response();
+    }
+    if body["enforce_nonce"] == json!(true)
+        && let Some(nonce) = body["nonce"].as_str()
+        && let Some(id) = state.nonces.lock().unwrap().get(nonce).copied()
+    {
+        // Discord returns the message the nonce already created.
+        state.record(200);
+        return (
+            bucket_headers(&state),
+            axum::Json(discord_message(id, &channel, Some(&body["nonce"]))),
+        )
+            .into_response();
+    }
+    if let Err(wait) = state.admit(&key, limit, window) {
+        state.record(429);
+        let seconds = wait.as_secs_f64().max(0.001);
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", seconds.ceil().to_string()), ("x-ratelimit-scope", "user".to_owned())],
+            axum::Json(json!({ "message": "You are being rate limited.", "retry_after": seconds, "global": false })),
+        )
+            .into_response();
+    }
+    state.record(200);
+    let id = state.accept("create", &channel, body.clone());
+    if let Some(nonce) = body["nonce"].as_str() {
+        state.nonces.lock().unwrap().insert(nonce.to_owned(), id);
+    }
+    (
+        bucket_headers(&state),
+        axum::Json(discord_message(id, &channel, Some(&body["nonce"]))),
+    )
+        .into_response()
+}
+
+async fn discord_edit(
+    State(state): State<Arc<FakeState>>,
+    Path((channel, message)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    state.record(200);
+    let body = json_body(&body);
+    state.accept(
+        "edit",
+        &channel,
+        json!({ "message_id": message, "body": body }),
+    );
+    let id = message.parse::<u64>().unwrap_or(1_000_000_000_000_001) - 1_000_000_000_000_000;
+    axum::Json(discord_message(id, &channel, None)).into_response()
+}
+
+// ------------------------------------------------------------- Telegram
+
+/// Telegram: about 1 message a second per chat (short bursts of 3 tolerated).
+pub const TELEGRAM_PER_CHAT: (usize, Duration) = (3, Duration::from_secs(3));
+/// Telegram: 20 messages a minute per group.
+pub const TELEGRAM_PER_GROUP: (usize, Duration) = (20, Duration::from_secs(60));
+/// Telegram: 30 messages a second overall.
+pub const TELEGRAM_GLOBAL: (usize, Duration) = (30, Duration::from_secs(1));
+
+/// A fake Telegram Bot API under `/bot{token}/{method}`.
+pub async fn telegram() -> Fake {
+    let state = Arc::new(FakeState::default());
+    let router = Router::new()
+        .route("/{bot}/{method}", post(telegram_method))
+        .with_state(state.clone());
+    Fake::start(router, state).await
+}
+
+fn telegram_error(status: StatusCode, description: &str, retry_after: Option<u64>) -> Response {
+    let mut body =
+        json!({ "ok": false, "error_code": status.as_u16(), "description": description });
+    if let Some(seconds) = retry_after {
+        body["parameters"] = json!({ "retry_after": seconds });
+    }
+    (status, axum::Json(body)).into_response()
+}
+
+/// The length of Telegram HTML text after entity parsing (tags removed, entities decoded).
+fn telegram_text_len(html: &str) -> usize {
+    let mut inside = false;
+    let mut text = String::new();
+    for c in html.chars() {
+        match c {
+            '<' => inside = true,
+            '>' if inside => inside = false,
+            c if !inside => text.push(c),
+            _ => {}
+        }
+    }
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
+        .chars()
+        .count()
+}
+
+async fn telegram_method(
+    State(state): State<Arc<FakeState>>,
+    Path((bot, method)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    if let Some(status) = state.injected() {
+        state.record(status);
+        return if status == 429 {
+            let seconds = state.storm_retry_after.load(Ordering::Relaxed).max(1);
+            telegram_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!("Too Many Requests: retry after {seconds}"),
+                Some(seconds),
+            )
+        } else {
+            telegram_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error",
+                None,
+            )
+        };
+    }
+    if bot != format!("bot{TELEGRAM_TOKEN}") {
+        state.record(401);
+        return telegram_error(StatusCode::UNAUTHORIZED, "Unauthorized", None);
+    }
+    let body = json_body(&body);
+    let chat = body["chat_id"]
+        .as_i64()
+        .map(|c| c.to_string())
+        .or_else(|| body["chat_id"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    if state.missing.lock().unwrap().contains(&chat) {
+        state.record(400);
+        return telegram_error(StatusCode::BAD_REQUEST, "Bad Request: chat not found", None);
+    }
+    let text = body["text"].as_str().unwrap_or_default();
+    let length = telegram_text_len(text);
+    if length == 0 || length > 4096 {
+        state.record(400);
+        return telegram_error(
+            StatusCode::BAD_REQUEST,
+            "Bad Request: message text is empty or too long",
+            None,
+        );
+    }
+    for row in body["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        for button in row.as_array().into_iter().flatten() {
+            if button["callback_data"]
+                .as_str()
+                .is_some_and(|d| d.is_empty() || d.len() > 64)
+            {
+                state.record(400);
+                return telegram_error(
+                    StatusCode::BAD_REQUEST,
+                    "Bad Request: BUTTON_DATA_INVALID",
+                    None,
+                );
+            }
+        }
+    }
+    let chat_id: i64 = chat.parse().unwrap_or(0);
+    // Method names are case-insensitive (teloxide sends `SendMessage`).
+    match method.to_ascii_lowercase().as_str() {
+        "sendmessage" => {
+            let limits = [
+                (format!("chat:{chat}"), TELEGRAM_PER_CHAT, true),
+                (format!("group:{chat}"), TELEGRAM_PER_GROUP, chat_id < 0),
+                ("global".to_owned(), TELEGRAM_GLOBAL, true),
+            ];
+            for (key, (limit, window), applies) in &limits {
+                if *applies && state.used(key, *window) >= *limit {
+                    let wait = state.admit(key, *limit, *window).err().unwrap_or_default();
+                    state.record(429);
+                    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+                    return telegram_error(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        &format!("Too Many Requests: retry after {seconds}"),
+                        Some(seconds),
+                    );
+                }
+            }
+            for (key, (limit, window), applies) in &limits {
+                if *applies {
+                    let _ = state.admit(key, *limit, *window);
+                }
+            }
+            state.record(200);
+            let id = state.accept("sendMessage", &chat, body.clone());
+            let chat_object = if chat_id < 0 {
+                json!({ "id": chat_id, "type": "supergroup", "title": "Finance" })
+            } else {
+                json!({ "id": chat_id, "type": "private", "first_name": "Alice" })
+            };
+            axum::Json(json!({ "ok": true, "result": {
+                "message_id": id, "date": 1_700_000_000, "chat": chat_object, "text": "card",
+                "from": { "id": 42, "is_bot": true, "first_name": "stripe-chatops", "username": "stripe_chatops_bot" }
+            } }))
+            .into_response()
+        }
+        "editmessagetext" => {
+            state.record(200);
+            state.accept("editMessageText", &chat, body.clone());
+            let chat_object = json!({ "id": chat_id, "type": "private", "first_name": "Alice" });
+            axum::Json(json!({ "ok": true, "result": {
+                "message_id": body["message_id"], "date": 1_700_000_000, "chat": chat_object, "text": "card",
+                "edit_date": 1_700_000_001
+            } }))
+            .into_response()
+        }
+        _ => {
+            state.record(404);
+            telegram_error(StatusCode::NOT_FOUND, "Not Found: method not found", None)
+        }
+    }
+}
