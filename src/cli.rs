@@ -1,5 +1,5 @@
-//! The command line: `serve`, `check-config`, `send-sample`, `events list`,
-//! `render`, `simulate`, `migrate`.
+//! The command line: `demo`, `serve`, `check-config`, `send-sample`,
+//! `events list`, `render`, `simulate`, `dead-letters`, `replay`, `migrate`.
 //!
 //! Every command reads the same `bot.toml` (`--config`, default `./bot.toml`)
 //! through the same validation. Errors are printed with their whole cause
@@ -69,6 +69,24 @@ pub enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// Messages the outbox gave up on: list them, or queue them again.
+    DeadLetters {
+        /// What to do with dead letters.
+        #[command(subcommand)]
+        command: DeadLettersCommand,
+    },
+    /// Routes one stored event again and sends its cards again.
+    Replay {
+        /// Stripe's event id (`evt_…`).
+        event_id: String,
+        /// The account the event came in on.
+        #[arg(long, default_value = DEFAULT_ACCOUNT)]
+        account: String,
+    },
+    /// Zero set-up tour: a real server on a temporary SQLite store posts a
+    /// signed sample of every supported event type to itself and prints the
+    /// cards its console receiver gets. Ignores `--config`.
+    Demo,
     /// Create or update the database schema, then exit.
     Migrate,
     /// Print exactly the payload a platform would receive for an event, after redaction.
@@ -115,6 +133,28 @@ pub enum EventsCommand {
 }
 
 /// Parses the command line, runs the command, and returns the exit code.
+/// `dead-letters` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DeadLettersCommand {
+    /// Lists dead letters, oldest first.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queues dead letters again with fresh tries.
+    Replay {
+        /// Which: `delivery:12`, `digest:3` or a bare delivery id; none with `--all`.
+        keys: Vec<String>,
+        /// Every dead letter.
+        #[arg(long, conflicts_with = "keys")]
+        all: bool,
+    },
+}
+
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
@@ -157,6 +197,15 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             list_events(&load(&cli.config)?, limit, json).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::DeadLetters { command } => {
+            dead_letters(&load(&cli.config)?, command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Replay { event_id, account } => {
+            replay(&load(&cli.config)?, &account, &event_id).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo => crate::demo::run().await,
         Command::Render {
             event,
             platform,
@@ -507,9 +556,105 @@ async fn list_events(config: &Config, limit: u32, json: bool) -> anyhow::Result<
     Ok(())
 }
 
+/// Parses `delivery:12`, `digest:3` or `12`.
+fn outbox_key(text: &str) -> anyhow::Result<store::OutboxKey> {
+    let (kind, id) = text.split_once(':').unwrap_or(("delivery", text));
+    let id: i64 = id
+        .parse()
+        .with_context(|| format!("{text:?} is not delivery:ID, digest:ID or an id"))?;
+    match kind {
+        "delivery" | "d" => Ok(store::OutboxKey::Delivery(id)),
+        "digest" | "g" => Ok(store::OutboxKey::Digest(id)),
+        _ => bail!("{text:?} is not delivery:ID, digest:ID or an id"),
+    }
+}
+
+fn key_text(key: store::OutboxKey) -> String {
+    match key {
+        store::OutboxKey::Delivery(id) => format!("delivery:{id}"),
+        store::OutboxKey::Digest(id) => format!("digest:{id}"),
+    }
+}
+
+async fn dead_letters(config: &Config, command: DeadLettersCommand) -> anyhow::Result<()> {
+    let store = store::open(&config.storage.url, 1).await?;
+    match command {
+        DeadLettersCommand::List { limit, json } => {
+            let dead = store.dead_letters(limit).await?;
+            if dead.is_empty() && !json {
+                println!("no dead letters");
+            }
+            for letter in dead {
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "key": key_text(letter.key),
+                            "receiver": letter.receiver,
+                            "event_id": letter.event_id,
+                            "event_type": letter.event_type,
+                            "attempts": letter.attempts,
+                            "last_error": letter.last_error,
+                        })
+                    );
+                } else {
+                    println!(
+                        "{:<16} {:<16} {:<32} {:<28} tries={} {}",
+                        key_text(letter.key),
+                        letter.receiver,
+                        letter.event_type.as_deref().unwrap_or("digest"),
+                        letter.event_id.as_deref().unwrap_or("-"),
+                        letter.attempts,
+                        letter.last_error.as_deref().unwrap_or("")
+                    );
+                }
+            }
+        }
+        DeadLettersCommand::Replay { keys, all } => {
+            if keys.is_empty() && !all {
+                bail!("name the dead letters to replay (see `dead-letters list`), or pass --all");
+            }
+            let keys = keys
+                .iter()
+                .map(|k| outbox_key(k))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let replayed = store.replay_dead(&keys).await?;
+            println!(
+                "{replayed} dead letter(s) queued again; a running server sends them within a second"
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn replay(config: &Config, account: &str, event_id: &str) -> anyhow::Result<()> {
+    let store = store::open(&config.storage.url, 1).await?;
+    let Some(stored) = store.event(account, event_id).await? else {
+        bail!("no event {event_id:?} stored for account {account:?} (see `events list`)");
+    };
+    store.reroute_event(stored.seq).await?;
+    println!(
+        "{event_id} ({}) queued for routing again; a running server routes and sends it within a second",
+        stored.event.event_type
+    );
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outbox_keys_parse() {
+        assert_eq!(outbox_key("12").unwrap(), store::OutboxKey::Delivery(12));
+        assert_eq!(outbox_key("digest:3").unwrap(), store::OutboxKey::Digest(3));
+        assert_eq!(
+            outbox_key("delivery:7").unwrap(),
+            store::OutboxKey::Delivery(7)
+        );
+        assert!(outbox_key("event:1").is_err());
+        assert!(outbox_key("x").is_err());
+    }
 
     #[test]
     fn storage_urls_never_print_passwords() {

@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`cli`]: the `stripe-chatops` commands (`serve`, `check-config`, `send-sample`,
 //!   `events list`, `migrate`).
+//! - [`demo`]: the zero set-up tour (`stripe-chatops demo`).
 //! - [`config`]: `bot.toml` — typed, validated with every error and its key path; secrets.
 //! - [`http`]: the axum router — Stripe webhooks, `/healthz`, `/readyz`, `/metrics`.
 //! - [`stripe`]: signature verification and signing, the event envelope, sample events.
@@ -28,6 +29,7 @@
 pub mod cli;
 pub mod config;
 pub mod deliver;
+pub mod demo;
 pub mod event;
 pub mod http;
 pub mod pipeline;

@@ -443,3 +443,192 @@ fn check_config_names_undefined_receivers_and_unreachable_routes() {
         "{stderr}"
     );
 }
+
+/// A config whose only receiver is a Slack channel on a fake Slack.
+fn write_slack_config(dir: &Path, slack: &crate::support::fakes::Fake, channel: &str) -> PathBuf {
+    let url = format!("sqlite://{}", dir.join("data/events.db").display());
+    let extra = format!(
+        r#"
+[slack]
+bot_token = "{}"
+api_base_url = "{}/api"
+[delivery]
+retry_schedule = ["200ms", "500ms"]
+lease = "2s"
+[[receivers]]
+name = "finance"
+slack = {{ channel = "{channel}" }}
+[route]
+receiver = "finance"
+"#,
+        crate::support::fakes::SLACK_TOKEN,
+        slack.base_url()
+    );
+    let path = dir.join("bot.toml");
+    std::fs::write(&path, config_text(&url, &extra)).unwrap();
+    path
+}
+
+async fn post_signed(server: &Server, event: &serde_json::Value) -> u16 {
+    let body = serde_json::to_vec(event).unwrap();
+    reqwest::Client::new()
+        .post(server.url())
+        .header("stripe-signature", sign_now(&body, SECRET))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[test]
+fn demo_posts_every_sample_to_itself_and_prints_the_cards() {
+    let output = Command::new(BIN).arg("demo").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let types = stripe_chatops::stripe::sample::SAMPLE_TYPES.len();
+    assert!(
+        stdout.contains(&format!(
+            "{types} events accepted over HTTP, {types} cards delivered"
+        )),
+        "{stdout}"
+    );
+    for event_type in stripe_chatops::stripe::sample::SAMPLE_TYPES {
+        assert!(
+            stdout.contains(&format!("· {event_type}")),
+            "no card for {event_type}"
+        );
+    }
+}
+
+/// The outbox survives kill -9 mid-drain: every card arrives after the
+/// restart, in order; at most the one message in flight is repeated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_resumes_after_kill_9() {
+    let slack = crate::support::fakes::slack().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_slack_config(dir.path(), &slack, "C0CRASH");
+    let mut ids = Vec::new();
+    {
+        let server = Server::start(&config);
+        for _ in 0..5 {
+            let event = event("charge.failed");
+            assert_eq!(post_signed(&server, &event).await, 200);
+            ids.push(event["id"].as_str().unwrap().to_owned());
+        }
+        // The channel's budget is about one a second: kill after the first cards.
+        eventually(20, "two cards before the crash", || async {
+            (slack.state.posts("chat.postMessage").len() >= 2).then_some(())
+        })
+        .await;
+        let status = Command::new("kill")
+            .args(["-9", &server.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let before = slack.state.posts("chat.postMessage").len();
+    assert!(before < 5, "the crash came before the queue was drained");
+
+    let _server = Server::start(&config);
+    let posts = eventually(30, "every card after the restart", || async {
+        let posts = slack.state.posts("chat.postMessage");
+        ids.iter()
+            .all(|id| {
+                posts
+                    .iter()
+                    .any(|p| p.body.to_string().contains(id.as_str()))
+            })
+            .then_some(posts)
+    })
+    .await;
+    assert!(
+        posts.len() <= ids.len() + 1,
+        "at most the message in flight is repeated: {}",
+        posts.len()
+    );
+    let order: Vec<usize> = posts
+        .iter()
+        .map(|p| {
+            ids.iter()
+                .position(|id| p.body.to_string().contains(id.as_str()))
+                .unwrap()
+        })
+        .collect();
+    let mut sorted = order.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted, (0..ids.len()).collect::<Vec<_>>());
+    assert!(
+        order.windows(2).all(|w| w[0] <= w[1]),
+        "in order per destination: {order:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_are_listed_and_replayed_and_events_replay() {
+    let slack = crate::support::fakes::slack().await;
+    slack
+        .state
+        .missing
+        .lock()
+        .unwrap()
+        .insert("C0MISSING".into());
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_slack_config(dir.path(), &slack, "C0MISSING");
+    let server = Server::start(&config);
+    let event = event("invoice.payment_failed");
+    let id = event["id"].as_str().unwrap().to_owned();
+    assert_eq!(post_signed(&server, &event).await, 200);
+
+    let line = eventually(20, "a dead letter listed", || async {
+        let (code, stdout, _) = run(&["dead-letters", "list", "--json"], &config);
+        assert_eq!(code, 0);
+        stdout.lines().next().map(str::to_owned)
+    })
+    .await;
+    let letter: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(letter["event_id"], serde_json::json!(id));
+    assert_eq!(letter["receiver"], serde_json::json!("finance"));
+    assert!(
+        letter["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("channel_not_found")
+    );
+
+    let (code, _, stderr) = run(&["dead-letters", "replay"], &config);
+    assert_ne!(code, 0, "replay without keys or --all is refused");
+    assert!(stderr.contains("--all"), "{stderr}");
+
+    slack.state.missing.lock().unwrap().clear();
+    let key = letter["key"].as_str().unwrap();
+    let (code, stdout, stderr) = run(&["dead-letters", "replay", key], &config);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with("1 dead letter(s) queued again"),
+        "{stdout}"
+    );
+    eventually(20, "the replayed card", || async {
+        (slack.state.posts("chat.postMessage").len() == 1).then_some(())
+    })
+    .await;
+
+    // `replay EVENT_ID` routes and sends the event once more.
+    let (code, stdout, stderr) = run(&["replay", &id], &config);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("queued for routing again"), "{stdout}");
+    eventually(20, "the card sent again", || async {
+        (slack.state.posts("chat.postMessage").len() == 2).then_some(())
+    })
+    .await;
+    let (code, _, stderr) = run(&["replay", "evt_unknown"], &config);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("no event \"evt_unknown\""), "{stderr}");
+    drop(server);
+}
