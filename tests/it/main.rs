@@ -8,6 +8,7 @@ mod cli;
 mod delivery;
 mod ingest_http;
 mod parsers_prop;
+mod peers;
 mod pipeline;
 mod signature_vectors;
 mod store_suite;

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod fakes;
+pub mod peers;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, Once};

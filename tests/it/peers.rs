@@ -1,0 +1,179 @@
+//! Against real third-party peers: telegram-test-api (an emulated Telegram
+//! Bot API) and Prism validating every Discord request against Discord's
+//! official OpenAPI spec. See `../shared/PEERS.md`.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use serde_json::json;
+use stripe_chatops::config::{DiscordConfig, Secret};
+use stripe_chatops::deliver::{Chat, Outbound, SendError};
+use stripe_chatops::render::{Platform, payload};
+use stripe_chatops::routing::{Destination, DiscordTarget};
+
+use crate::support::peers;
+use crate::support::*;
+
+#[tokio::test]
+async fn telegram_test_api_receives_the_card_with_its_keyboard() {
+    if !peers::installed() {
+        return;
+    }
+    let peer = peers::telegram_test_api().await;
+    let token = "424242:peer-test-token";
+    let config = format!(
+        r#"
+[telegram]
+bot_token = "{token}"
+api_base_url = "{}"
+[[receivers]]
+name = "private"
+telegram = {{ chat_id = 4242 }}
+[route]
+receiver = "private"
+"#,
+        peer.base_url()
+    );
+    let app = start_app(TestDatabase::create(Backend::Sqlite).await, &config).await;
+    let failed = event("invoice.payment_failed");
+    assert_eq!(
+        app.post_event("/webhooks/stripe", &failed, SECRET).await.0,
+        200
+    );
+    eventually(20, "sent to telegram-test-api", || async {
+        let counts = app.state.store.outbox_counts().await.unwrap();
+        (counts.sent == 1).then_some(())
+    })
+    .await;
+
+    // The emulator's client side sees what the bot sent.
+    let updates: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/getUpdates", peer.base_url()))
+        .json(&json!({ "token": token, "chatId": 4242 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let messages = updates["result"].as_array().unwrap();
+    assert_eq!(messages.len(), 1, "{updates}");
+    let message = &messages[0]["message"];
+    assert_eq!(message["parse_mode"], json!("HTML"));
+    assert!(
+        message["text"]
+            .as_str()
+            .unwrap()
+            .contains(failed["id"].as_str().unwrap())
+    );
+    let keyboard = message["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .expect("inline keyboard");
+    assert!(!keyboard.is_empty());
+    for button in keyboard.iter().flat_map(|row| row.as_array().unwrap()) {
+        if let Some(data) = button["callback_data"].as_str() {
+            assert!(!data.is_empty() && data.len() <= 64);
+        }
+    }
+    app.stop().await;
+}
+
+/// What the path-rewriting proxy saw: Prism's status for each request.
+type Seen = Arc<Mutex<Vec<(String, u16)>>>;
+
+/// Prism serves Discord's routes at the root; serenity calls `/api/v10/…`.
+/// This loopback proxy strips the prefix and records Prism's answers.
+async fn strip_api_prefix(
+    State((prism, seen)): State<(String, Seen)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, Bytes) {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let path = path.strip_prefix("/api/v10").unwrap_or(path);
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{prism}{path}"))
+        .body(body);
+    for name in ["authorization", "content-type"] {
+        if let Some(value) = headers.get(name) {
+            request = request.header(name, value.as_bytes());
+        }
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    seen.lock().unwrap().push((path.to_owned(), status));
+    (
+        StatusCode::from_u16(status).unwrap(),
+        response.bytes().await.unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn prism_accepts_every_card_under_discords_openapi_spec() {
+    if !peers::installed() {
+        return;
+    }
+    let prism = peers::prism_discord().await;
+    let seen: Seen = Arc::default();
+    let router = axum::Router::new()
+        .fallback(strip_api_prefix)
+        .with_state((prism.base_url(), seen.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let discord = stripe_chatops::deliver::discord::Discord::new(&DiscordConfig {
+        bot_token: Some(Secret::new("peer-test-token")),
+        api_base_url: format!("http://{proxy}"),
+    });
+    let destination = Destination::Discord(DiscordTarget {
+        channel_id: "123456789012345678".into(),
+    });
+    let templates = stripe_chatops::render::Templates::new(None);
+    let types = stripe_chatops::stripe::sample::SAMPLE_TYPES;
+    for (i, event_type) in types.iter().enumerate() {
+        let view = stripe_chatops::event::EventView::parse(&event(event_type), "default").unwrap();
+        let card = stripe_chatops::render::card_for(
+            &templates,
+            &view,
+            &Default::default(),
+            None,
+            "Acme",
+            now(),
+        )
+        .unwrap();
+        let message = Outbound {
+            payload: payload(Platform::Discord, &card),
+            card: &card,
+            idempotency_key: format!("peer{i}"),
+            reply_to: None,
+        };
+        // Prism's dynamic answers are random data; the request is what is checked.
+        let _ = discord.post(&destination, &message).await;
+    }
+    let statuses = seen.lock().unwrap().clone();
+    assert_eq!(statuses.len(), types.len());
+    for ((path, status), event_type) in statuses.iter().zip(types) {
+        assert_eq!(*status, 200, "{event_type}: Prism refused {path}");
+    }
+
+    // The control: a button label over Discord's 80 characters is refused by the spec.
+    let card = stripe_chatops::render::Card::parse("title: x\nseverity: info\nfooter: f").unwrap();
+    let mut bad = payload(Platform::Discord, &card);
+    bad["components"] = json!([{ "type": 1, "components": [{ "type": 2, "style": 1, "label": "x".repeat(81), "custom_id": "a" }] }]);
+    let message = Outbound {
+        payload: bad,
+        card: &card,
+        idempotency_key: "bad".into(),
+        reply_to: None,
+    };
+    let refused = discord.post(&destination, &message).await;
+    assert!(
+        matches!(refused, Err(SendError::Permanent(_))),
+        "{refused:?}"
+    );
+    assert_eq!(seen.lock().unwrap().last().unwrap().1, 422);
+}
