@@ -1,0 +1,345 @@
+//! Drain benchmark: a burst of signed events to one Slack channel and to one
+//! Telegram group, against fakes that enforce the platforms' documented
+//! limits, through the real release binary.
+//!
+//! ```text
+//! cargo build --release --bin stripe-chatops --example drain
+//! target/release/examples/drain --events 10000
+//! ```
+//!
+//! For each platform it reports: events acknowledged, events lost (neither a
+//! card nor counted in a digest), 429s the fake answered, the time from the
+//! first webhook until every event is visible as a card or in a digest, and
+//! the server's peak RSS. A third run measures the end-to-end latency from
+//! webhook to fake post, p50 and p99, with budgets raised so that none is
+//! the bottleneck.
+
+#[path = "../tests/support/fakes.rs"]
+mod fakes;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use fakes::Fake;
+use stripe_chatops::config::Secret;
+use stripe_chatops::stripe::{sample, signature};
+
+const SECRET: &str = "whsec_drain_secret_0123456789";
+
+fn service_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let binary = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("stripe-chatops");
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo build --release --bin stripe-chatops --example drain` first",
+        binary.display()
+    );
+    binary
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn rss_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_server(receiver: &str) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = dir.path().join("bot.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n[storage]\nurl = \"sqlite://{}\"\n[stripe]\nwebhook_secrets = [\"{SECRET}\"]\n{receiver}",
+            dir.path().join("events.db").display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(service_binary())
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    while !client
+        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "server not ready"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Server {
+        child,
+        url: format!("http://127.0.0.1:{port}/webhooks/stripe"),
+        _dir: dir,
+    }
+}
+
+fn signed(event_type: &str) -> (String, Vec<u8>, String) {
+    let now = chrono::Utc::now().timestamp();
+    let event = sample::sample_event(event_type, now).unwrap();
+    let id = event["id"].as_str().unwrap().to_owned();
+    let body = serde_json::to_vec(&event).unwrap();
+    let header = signature::sign(&body, &[&Secret::new(SECRET)], now);
+    (id, body, header)
+}
+
+/// Posts `count` events with `concurrency` connections; returns how many were acknowledged.
+async fn burst(url: &str, count: usize, concurrency: usize) -> u64 {
+    let client = reqwest::Client::new();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (client, url, next) = (client.clone(), url.to_owned(), next.clone());
+        tasks.spawn(async move {
+            let mut acked = 0u64;
+            let types = [
+                "invoice.payment_failed",
+                "charge.failed",
+                "charge.dispute.created",
+            ];
+            while next.fetch_add(1, Ordering::Relaxed) < count {
+                let (_, body, header) = signed(types[acked as usize % types.len()]);
+                let response = client
+                    .post(&url)
+                    .header("stripe-signature", header)
+                    .body(body)
+                    .send()
+                    .await;
+                if response.is_ok_and(|r| r.status().is_success()) {
+                    acked += 1;
+                }
+            }
+            acked
+        });
+    }
+    let mut acked = 0;
+    while let Some(done) = tasks.join_next().await {
+        acked += done.unwrap();
+    }
+    acked
+}
+
+/// Events a top-level message makes visible: its digest count, or 1 for a card.
+fn visible_in(text: &str) -> u64 {
+    match text.find("Digest: ") {
+        Some(at) => text[at + 8..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == ',')
+            .filter(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .unwrap_or(0),
+        None => 1,
+    }
+}
+
+struct Report {
+    platform: &'static str,
+    acked: u64,
+    visible: u64,
+    throttled: u64,
+    to_visible: Option<Duration>,
+    top_level: usize,
+    peak_rss_kib: u64,
+}
+
+async fn drain(
+    platform: &'static str,
+    fake: &Fake,
+    receiver: &str,
+    method: &str,
+    events: usize,
+) -> Report {
+    let server = start_server(receiver).await;
+    let started = Instant::now();
+    let acked = burst(&server.url, events, 64).await;
+    let ingest = started.elapsed();
+    let deadline = started + Duration::from_secs(120);
+    let (visible, top_level, to_visible) = loop {
+        let top: Vec<_> = fake
+            .state
+            .posts(method)
+            .into_iter()
+            .filter(|p| p.body["thread_ts"].is_null() && p.body["reply_parameters"].is_null())
+            .collect();
+        let visible: u64 = top
+            .iter()
+            .map(|p| visible_in(p.body["text"].as_str().unwrap_or_default()))
+            .sum();
+        if visible >= acked {
+            break (visible, top.len(), Some(started.elapsed()));
+        }
+        if Instant::now() > deadline {
+            break (visible, top.len(), None);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let peak_rss_kib = rss_kib(server.child.id(), "VmHWM:");
+    eprintln!("{platform}: {acked} acknowledged in {ingest:.2?}");
+    Report {
+        platform,
+        acked,
+        visible,
+        throttled: fake.state.throttled.load(Ordering::Relaxed),
+        to_visible,
+        top_level,
+        peak_rss_kib,
+    }
+}
+
+async fn latency(samples: usize) -> (Duration, Duration, u64) {
+    let fake = fakes::slack().await;
+    fake.state.unlimited.store(true, Ordering::Relaxed);
+    let receiver = format!(
+        "[slack]\nbot_token = \"{}\"\napi_base_url = \"{}/api\"\n[delivery.slack]\nper_destination = \"10000/s\"\nburst = 10000\nglobal = \"10000/s\"\n[[receivers]]\nname = \"finance\"\nslack = {{ channel = \"C0LATENCY\" }}\n[route]\nreceiver = \"finance\"\n",
+        fakes::SLACK_TOKEN,
+        fake.base_url()
+    );
+    let server = start_server(&receiver).await;
+    let client = reqwest::Client::new();
+    let mut sent = Vec::new();
+    for _ in 0..samples {
+        let (id, body, header) = signed("invoice.payment_failed");
+        let at = Instant::now();
+        let response = client
+            .post(&server.url)
+            .header("stripe-signature", header)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+        sent.push((id, at));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let posts = fake.state.posts("chat.postMessage");
+    let mut latencies: Vec<Duration> = sent
+        .iter()
+        .filter_map(|(id, at)| {
+            posts
+                .iter()
+                .find(|p| p.body.to_string().contains(id.as_str()))
+                .map(|p| p.at.duration_since(*at))
+        })
+        .collect();
+    latencies.sort();
+    let pick = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize];
+    (
+        pick(0.5),
+        pick(0.99),
+        fake.state.throttled.load(Ordering::Relaxed),
+    )
+}
+
+#[tokio::main]
+async fn main() {
+    let mut events = 10_000usize;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, value] = args.as_slice()
+        && flag == "--events"
+    {
+        events = value.parse().expect("--events N");
+    }
+
+    let slack = fakes::slack().await;
+    let slack_receiver = format!(
+        "[slack]\nbot_token = \"{}\"\napi_base_url = \"{}/api\"\n[[receivers]]\nname = \"finance\"\nslack = {{ channel = \"C0DRAIN\" }}\n[route]\nreceiver = \"finance\"\n",
+        fakes::SLACK_TOKEN,
+        slack.base_url()
+    );
+    let telegram = fakes::telegram().await;
+    let telegram_receiver = format!(
+        "[telegram]\nbot_token = \"{}\"\napi_base_url = \"{}\"\n[[receivers]]\nname = \"group\"\ntelegram = {{ chat_id = -1001234567890 }}\n[route]\nreceiver = \"group\"\n",
+        fakes::TELEGRAM_TOKEN,
+        telegram.base_url()
+    );
+    let reports = [
+        drain(
+            "Slack channel",
+            &slack,
+            &slack_receiver,
+            "chat.postMessage",
+            events,
+        )
+        .await,
+        drain(
+            "Telegram group",
+            &telegram,
+            &telegram_receiver,
+            "sendMessage",
+            events,
+        )
+        .await,
+    ];
+    println!(
+        "| destination | events acked | lost | 429s | until all visible | top-level messages | peak RSS |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for r in &reports {
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {:.1} MiB |",
+            r.platform,
+            r.acked,
+            r.acked.saturating_sub(r.visible),
+            r.throttled,
+            r.to_visible
+                .map_or("not within 120 s".to_owned(), |d| format!(
+                    "{:.2} s",
+                    d.as_secs_f64()
+                )),
+            r.top_level,
+            r.peak_rss_kib as f64 / 1024.0
+        );
+    }
+    let (p50, p99, throttled) = latency(500).await;
+    println!(
+        "\nend-to-end latency, webhook → fake Slack post, 500 events at 50/s, no budget bottleneck: p50 {:.1} ms, p99 {:.1} ms ({throttled} 429s)",
+        p50.as_secs_f64() * 1000.0,
+        p99.as_secs_f64() * 1000.0
+    );
+}
