@@ -432,7 +432,6 @@ impl DeliveryFile {
         }
         for (key, value) in [
             ("give_up_after", self.give_up_after),
-            ("lease", self.lease),
             ("fold_after", self.fold_after),
         ] {
             if value.is_zero() {

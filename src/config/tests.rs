@@ -197,3 +197,90 @@ fn api_key_sources_are_exclusive() {
         "{errors:#?}"
     );
 }
+
+#[test]
+fn chat_platform_and_delivery_errors_name_their_keys() {
+    let text = format!(
+        r#"[stripe]
+webhook_secrets = ["{SECRET}"]
+
+[slack]
+api_base_url = "ftp://slack"
+
+[telegram]
+bot_token = "no-colon"
+bot_token_env = "TELEGRAM_TOKEN"
+
+[delivery]
+retry_schedule = []
+lease = "0s"
+
+[delivery.telegram]
+per_group = "twenty a minute"
+burst = 0
+
+[[receivers]]
+name = "finance"
+slack = {{ channel = "C1" }}
+
+[[receivers]]
+name = "ops"
+discord = {{ channel_id = "1" }}
+
+[route]
+receiver = "finance"
+
+[[route.routes]]
+event_types = ["payout.*"]
+receiver = "ops"
+"#
+    );
+    let errors = errors_of(&text);
+    let expected = [
+        "slack.api_base_url (line 5): \"ftp://slack\" is not an http:// or https:// URL",
+        "telegram.bot_token (line 8): give only one of bot_token, bot_token_env and bot_token_file",
+        "telegram.bot_token (line 8): does not look like a Telegram bot token (\"123456:ABC…\" from @BotFather)",
+        "delivery.retry_schedule (line 12): needs at least one wait, e.g. [\"1s\", \"30s\", \"5m\"]",
+        "delivery.lease (line 13): must be at least 1s: it is renewed every third of itself",
+        "delivery.telegram.per_group (line 16): \"twenty a minute\" is not a rate like \"1/s\", \"20/m\" or \"5/5s\"",
+        "delivery.telegram.burst (line 17): must be at least 1",
+        "receivers[0].slack (line 19): Slack needs credentials: set [slack] bot_token (or incoming_webhook_url)",
+        "receivers[1].discord (line 23): Discord needs credentials: set [discord] bot_token",
+    ];
+    for expected in expected {
+        assert!(
+            errors.iter().any(|e| e == expected),
+            "missing {expected:?} in {errors:#?}"
+        );
+    }
+    assert!(
+        !errors.iter().any(|e| e.contains("no-colon")),
+        "the token value is never shown"
+    );
+}
+
+#[test]
+fn chat_credentials_come_from_env_or_file_and_defaults_are_the_documented_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("discord");
+    std::fs::write(&token_file, "discord-token\n").unwrap();
+    let text = format!(
+        "[stripe]\nwebhook_secrets = [\"{SECRET}\"]\n[slack]\nbot_token_env = \"SLACK\"\n[discord]\nbot_token_file = \"{}\"\n[delivery.slack]\nper_destination = \"2/5s\"\n",
+        token_file.display()
+    );
+    let env = Environment::fixed([("SLACK".to_owned(), "xoxb-1".to_owned())]);
+    let config = load_str(&text, &env).unwrap();
+    assert_eq!(config.slack.bot_token.unwrap().expose(), "xoxb-1");
+    assert_eq!(config.slack.api_base_url, chat::SLACK_API_URL);
+    assert_eq!(config.discord.bot_token.unwrap().expose(), "discord-token");
+    assert_eq!(
+        config.delivery.slack.per_destination,
+        Rate {
+            count: 2,
+            per: Duration::from_secs(5)
+        }
+    );
+    assert_eq!(config.delivery.telegram, Rates::TELEGRAM);
+    assert_eq!(config.delivery.retry_schedule.len(), 7);
+    assert_eq!(config.delivery.fold_after, Duration::from_secs(10));
+}
