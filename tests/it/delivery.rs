@@ -151,6 +151,19 @@ async fn slack_gets_each_card_in_order_and_the_message_ref_is_kept() {
             || posts[0].body.to_string().contains("Payment")
     );
     assert_eq!(fake.state.throttled.load(Ordering::Relaxed), 0);
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"stripe_chatops_deliveries_total{platform="slack",outcome="sent"} 2"#),
+        "{metrics}"
+    );
     app.stop().await;
 }
 
@@ -201,6 +214,21 @@ async fn a_retried_discord_send_with_the_same_nonce_posts_once() {
     // And the message can be edited in place.
     discord.edit(&first, &message).await.unwrap();
     assert_eq!(fake.state.posts("edit").len(), 1);
+    // A 429 is reported as such, to be waited out; a 4xx is final.
+    fake.state.throttle_next.store(1, Ordering::Relaxed);
+    let second_card = Outbound {
+        idempotency_key: "another".into(),
+        ..message.clone()
+    };
+    assert!(matches!(
+        discord.post(&destination, &second_card).await,
+        Err(stripe_chatops::deliver::SendError::RateLimited { .. })
+    ));
+    fake.state.missing.lock().unwrap().insert("42".into());
+    assert!(matches!(
+        discord.post(&destination, &second_card).await,
+        Err(stripe_chatops::deliver::SendError::Permanent(_))
+    ));
 }
 
 #[tokio::test]
@@ -478,6 +506,21 @@ async fn a_burst_of_2000_events_is_folded_into_a_digest() {
         })
         .collect();
     assert!(!digests.is_empty());
+    for digest in &digests {
+        let text = digest.body.to_string();
+        assert!(text.contains("Total"), "totals per currency");
+        for pii in [
+            "jenny.rosen@example.com",
+            "Jenny Rosen",
+            "+15555550100",
+            "510 Townsend",
+        ] {
+            assert!(
+                !text.contains(pii),
+                "the digest is redacted like the cards: {pii}"
+            );
+        }
+    }
     let top_level = posts
         .iter()
         .filter(|p| p.body["thread_ts"].is_null())
