@@ -122,7 +122,10 @@ pub struct Deliverer {
     templates: Templates,
     metrics: Arc<Metrics>,
     owner: String,
+    /// Receivers whose queue a task of this process is sending.
     running: Mutex<HashSet<String>>,
+    /// Receivers with deliveries but no longer in `bot.toml` (warned once).
+    unknown: Mutex<HashSet<String>>,
 }
 
 impl Deliverer {
@@ -147,6 +150,7 @@ impl Deliverer {
             metrics,
             owner,
             running: Mutex::new(HashSet::new()),
+            unknown: Mutex::new(HashSet::new()),
         }
     }
 
@@ -179,6 +183,12 @@ impl Deliverer {
         let now = now_ms();
         for receiver in self.store.due_receivers(now).await? {
             if self.lock_running().contains(&receiver) {
+                continue;
+            }
+            if !self.config.receivers.contains_key(&receiver) {
+                if self.lock_unknown().insert(receiver.clone()) {
+                    tracing::warn!(receiver = %receiver, "delivery: receiver is no longer in bot.toml; its deliveries wait until it is back (or replay their events)");
+                }
                 continue;
             }
             let until = now + self.config.delivery.lease.as_millis() as i64;
@@ -214,6 +224,10 @@ impl Deliverer {
         self.running.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn lock_unknown(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.unknown.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Renews a lease every third of its length; sets `lost` if another process took it.
     async fn renew(self: Arc<Self>, receiver: String, lost: Arc<AtomicBool>) {
         let lease = self.config.delivery.lease;
@@ -246,7 +260,6 @@ impl Deliverer {
         mut stop: watch::Receiver<bool>,
     ) -> Result<(), StoreError> {
         let Some(receiver) = self.config.receivers.get(receiver_name) else {
-            tracing::warn!(receiver = %receiver_name, "delivery: receiver is no longer in bot.toml; its deliveries wait until it is back");
             return Ok(());
         };
         let budget = self.budgets.for_destination(&receiver.destination);
