@@ -9,6 +9,7 @@
 //! - [`stripe`]: signature verification and signing, the event envelope, sample events.
 //! - [`event`]: money in real minor units, Stripe Dashboard links.
 //! - [`pipeline`]: routes every stored event to pending deliveries, restart-safe.
+//! - [`interact`]: button tokens, clicks, roles, approvals, Stripe actions, audit.
 //! - [`deliver`]: the outbox worker and the Slack, Discord, Telegram, console and webhook adapters.
 //! - [`redact`]: the redaction policy and its pure masking functions.
 //! - [`render`]: redacted context, minijinja card templates, Slack/Discord/Telegram/console payloads.
@@ -32,6 +33,7 @@ pub mod deliver;
 pub mod demo;
 pub mod event;
 pub mod http;
+pub mod interact;
 pub mod pipeline;
 pub mod redact;
 pub mod render;
@@ -83,6 +85,13 @@ pub async fn run_with(
         state.delivery_wake.clone(),
         stopped.clone(),
     ));
+    let chats = Arc::new(chats);
+    let mut state = state;
+    state.interact = Some(Arc::new(interact::Interact::new(
+        state.config.clone(),
+        state.store.clone(),
+        chats.clone(),
+    )));
     let deliverer = Arc::new(deliver::Deliverer::new(
         state.config.clone(),
         state.store.clone(),

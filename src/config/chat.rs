@@ -40,6 +40,12 @@ pub struct SlackFile {
     pub incoming_webhook_url_file: Option<PathBuf>,
     /// Web API base URL; default `https://slack.com/api`. For tests and proxies.
     pub api_base_url: Option<String>,
+    /// Signing secret (Basic Information → App Credentials): verifies button clicks.
+    pub signing_secret: Option<Secret>,
+    /// Name of the environment variable holding the signing secret.
+    pub signing_secret_env: Option<String>,
+    /// File holding the signing secret.
+    pub signing_secret_file: Option<PathBuf>,
 }
 
 /// `[discord]`.
@@ -242,6 +248,8 @@ pub struct SlackConfig {
     pub incoming_webhook_url: Option<Secret>,
     /// Web API base URL.
     pub api_base_url: String,
+    /// Verifies `POST /interactions/slack`.
+    pub signing_secret: Option<Secret>,
 }
 
 /// Validated `[discord]`.
@@ -303,7 +311,12 @@ impl Default for DeliveryConfig {
 }
 
 /// Checks a base URL: `http://` or `https://`, no trailing slash kept.
-fn base_url(given: Option<&str>, default: &str, path: KeyPath, errors: &mut Errors<'_>) -> String {
+pub(super) fn base_url(
+    given: Option<&str>,
+    default: &str,
+    path: KeyPath,
+    errors: &mut Errors<'_>,
+) -> String {
     let Some(url) = given else {
         return default.to_owned();
     };
@@ -346,9 +359,19 @@ impl SlackFile {
                 "is not a URL (Slack shows it as https://hooks.slack.com/services/…)",
             );
         }
+        let signing_secret = resolve_one_secret(
+            self.signing_secret.as_ref(),
+            self.signing_secret_env.as_deref(),
+            self.signing_secret_file.as_deref(),
+            &path,
+            "signing_secret",
+            env,
+            errors,
+        );
         SlackConfig {
             bot_token,
             incoming_webhook_url,
+            signing_secret,
             api_base_url: base_url(
                 self.api_base_url.as_deref(),
                 SLACK_API_URL,

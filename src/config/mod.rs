@@ -8,6 +8,7 @@
 //! [`Config`] or *every* problem it found, each naming its key path and line.
 //! `check-config` and `serve` run exactly the same code.
 
+pub mod actions;
 pub mod chat;
 pub mod locate;
 pub mod secret;
@@ -23,6 +24,7 @@ use serde::Deserialize;
 use crate::redact::RedactionPolicy;
 use crate::routing::{self, Receiver, ReceiverFile, RouteFile, Router, RoutingFile};
 
+pub use actions::{ActionKind, ActionPolicy, Clicker, InteractionsConfig, Role};
 pub use chat::{DeliveryConfig, DiscordConfig, Rate, Rates, SlackConfig, TelegramConfig};
 pub use locate::{KeyPath, SourceMap};
 pub use secret::Secret;
@@ -69,6 +71,12 @@ pub struct ConfigFile {
     pub telegram: chat::TelegramFile,
     /// `[delivery]`: retries, leases, folding and rate budgets.
     pub delivery: chat::DeliveryFile,
+    /// `[roles.NAME]`: who is in which role, per platform.
+    pub roles: BTreeMap<String, Role>,
+    /// `[actions.NAME]`: who may press which button, and whether it asks first.
+    pub actions: BTreeMap<String, actions::ActionFile>,
+    /// `[interactions]`: how long buttons stay valid.
+    pub interactions: actions::InteractionsFile,
 }
 
 /// `[templates]`.
@@ -143,6 +151,8 @@ pub struct StripeFile {
     /// `[stripe.accounts.NAME]`: more Stripe accounts or Connect platforms,
     /// each with its own endpoint `POST /webhooks/stripe/NAME`.
     pub accounts: BTreeMap<String, AccountFile>,
+    /// Stripe API base URL for the button actions; default `https://api.stripe.com`. For tests.
+    pub api_base_url: Option<String>,
 }
 
 impl Default for StripeFile {
@@ -156,6 +166,7 @@ impl Default for StripeFile {
             api_key_env: None,
             api_key_file: None,
             accounts: BTreeMap::new(),
+            api_base_url: None,
         }
     }
 }
@@ -214,6 +225,8 @@ pub struct Config {
     pub telegram: TelegramConfig,
     /// Outbox behaviour.
     pub delivery: DeliveryConfig,
+    /// Roles, action policies, button lifetime.
+    pub interactions: InteractionsConfig,
 }
 
 /// The receiver every event reaches when `bot.toml` has no `[route]`.
@@ -242,6 +255,8 @@ pub struct StorageConfig {
 pub struct StripeConfig {
     /// Webhook endpoints by account name; [`DEFAULT_ACCOUNT`] is `POST /webhooks/stripe`.
     pub endpoints: BTreeMap<String, WebhookEndpoint>,
+    /// The Stripe API base URL.
+    pub api_base_url: String,
 }
 
 /// One webhook endpoint and what verifies its requests.
@@ -608,10 +623,18 @@ impl ConfigFile {
             }
         }
 
+        let stripe_api_base_url = chat::base_url(
+            self.stripe.api_base_url.as_deref(),
+            crate::stripe::api::STRIPE_API_URL,
+            root.key("stripe").key("api_base_url"),
+            errors,
+        );
         let slack = self.slack.validate(env, errors);
         let discord = self.discord.validate(env, errors);
         let telegram = self.telegram.validate(env, errors);
         let delivery = self.delivery.validate(errors);
+        let interactions =
+            actions::validate(&self.roles, &self.actions, &self.interactions, errors);
         for (index, receiver) in self.receivers.iter().enumerate() {
             let path = root.key("receivers").index(index);
             if receiver.slack.is_some()
@@ -642,6 +665,7 @@ impl ConfigFile {
             discord,
             telegram,
             delivery,
+            interactions,
             router,
             receivers,
             templates_dir: self.templates.dir.clone(),
@@ -654,7 +678,10 @@ impl ConfigFile {
                 url: url.to_owned(),
                 max_connections: self.storage.max_connections,
             },
-            stripe: StripeConfig { endpoints },
+            stripe: StripeConfig {
+                endpoints,
+                api_base_url: stripe_api_base_url,
+            },
         }
     }
 }

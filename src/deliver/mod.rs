@@ -81,7 +81,8 @@ impl Chats {
         })
     }
 
-    fn for_destination(&self, destination: &Destination) -> Option<&Arc<dyn Chat>> {
+    /// The adapter of a destination, if its platform is configured.
+    pub fn for_destination(&self, destination: &Destination) -> Option<&Arc<dyn Chat>> {
         match destination {
             Destination::Slack(_) => self.slack.as_ref(),
             Destination::Discord(_) => self.discord.as_ref(),
@@ -93,7 +94,7 @@ impl Chats {
 }
 
 /// The payload format a destination takes.
-fn platform_of(destination: &Destination) -> Platform {
+pub fn platform_of(destination: &Destination) -> Platform {
     match destination {
         Destination::Slack(_) => Platform::Slack,
         Destination::Discord(_) => Platform::Discord,
@@ -103,7 +104,7 @@ fn platform_of(destination: &Destination) -> Platform {
 }
 
 /// A short name of the destination kind, for metrics and logs.
-fn kind_of(destination: &Destination) -> &'static str {
+pub fn kind_of(destination: &Destination) -> &'static str {
     match destination {
         Destination::Slack(_) => "slack",
         Destination::Discord(_) => "discord",
@@ -117,7 +118,7 @@ fn kind_of(destination: &Destination) -> &'static str {
 pub struct Deliverer {
     config: Arc<Config>,
     store: Arc<dyn Store>,
-    chats: Chats,
+    chats: Arc<Chats>,
     budgets: Budgets,
     templates: Templates,
     metrics: Arc<Metrics>,
@@ -133,7 +134,7 @@ impl Deliverer {
     pub fn new(
         config: Arc<Config>,
         store: Arc<dyn Store>,
-        chats: Chats,
+        chats: Arc<Chats>,
         metrics: Arc<Metrics>,
     ) -> Self {
         let owner = format!(
@@ -379,10 +380,26 @@ impl Deliverer {
                         .map_err(|e| e.to_string())
                     });
                 match rendered {
-                    Ok(card) => (
-                        card,
-                        idempotency_key("d", &receiver.name, &stored.event.event_id),
-                    ),
+                    Ok(mut card) => {
+                        if let (Ok(view), OutboxKey::Delivery(delivery_id)) =
+                            (EventView::from_stored(stored), item.key)
+                        {
+                            crate::interact::arm(
+                                &self.config,
+                                self.store.as_ref(),
+                                &mut card,
+                                &view,
+                                receiver,
+                                delivery_id,
+                                stored.seq,
+                            )
+                            .await?;
+                        }
+                        (
+                            card,
+                            idempotency_key("d", &receiver.name, &stored.event.event_id),
+                        )
+                    }
                     Err(error) => {
                         let error = format!("cannot render the card: {error}");
                         tracing::error!(receiver = %receiver.name, event_id = %stored.event.event_id, error = %error, "delivery: dead letter");

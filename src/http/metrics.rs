@@ -57,6 +57,7 @@ const ROUTES: &[&str] = &[
     "/healthz",
     "/readyz",
     "/metrics",
+    "/interactions/slack",
 ];
 
 /// Every metric the service exports.

@@ -33,6 +33,8 @@ pub struct AppState {
     pub pipeline_wake: Arc<tokio::sync::Notify>,
     /// Wakes the delivery worker when the pipeline queued new deliveries.
     pub delivery_wake: Arc<tokio::sync::Notify>,
+    /// Button clicks; set by [`crate::run_with`] once the chat adapters exist.
+    pub interact: Option<Arc<crate::interact::Interact>>,
 }
 
 impl AppState {
@@ -44,6 +46,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             pipeline_wake: Arc::new(tokio::sync::Notify::new()),
             delivery_wake: Arc::new(tokio::sync::Notify::new()),
+            interact: None,
         }
     }
 }
@@ -53,6 +56,10 @@ pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
     Router::new()
         .route("/webhooks/stripe", post(webhook::default_account))
+        .route(
+            "/interactions/slack",
+            post(crate::interact::slack::interactions),
+        )
         .route("/webhooks/stripe/{account}", post(webhook::named_account))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

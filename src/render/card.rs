@@ -92,6 +92,33 @@ pub struct Action {
     pub label: String,
     /// Style.
     pub style: ButtonStyle,
+    /// The opaque action token the button carries once the card is sent
+    /// (never a raw id or amount); without one, the action name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Ask before acting (money moves or a customer is e-mailed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<Confirmation>,
+}
+
+impl Action {
+    /// What the button sends back when clicked: its token, or its action name.
+    pub fn payload(&self) -> &str {
+        self.token.as_deref().unwrap_or(&self.action)
+    }
+}
+
+/// The text of a confirmation step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// E.g. "Retry payment?".
+    pub title: String,
+    /// What will happen: the amount and the (redacted) customer.
+    pub text: String,
+    /// The confirming button's label.
+    pub confirm: String,
+    /// The cancelling button's label.
+    pub deny: String,
 }
 
 /// A platform-neutral message.
@@ -222,6 +249,8 @@ impl Card {
                         action: action.to_owned(),
                         label: label.to_owned(),
                         style,
+                        token: None,
+                        confirm: None,
                     });
                 }
                 "footer" => card.footer = value.to_owned(),

@@ -108,7 +108,7 @@ pub fn render(card: &Card) -> Value {
                 ButtonStyle::Default => 2,
                 ButtonStyle::Danger => 4,
             };
-            json!({ "type": 2, "style": style, "label": truncate(&action.label, MAX_LABEL), "custom_id": truncate(&action.action, MAX_CUSTOM_ID) })
+            json!({ "type": 2, "style": style, "label": truncate(&action.label, MAX_LABEL), "custom_id": truncate(action.payload(), MAX_CUSTOM_ID) })
         })
         .collect();
     buttons.extend(

@@ -22,6 +22,12 @@ pub const MAX_HEADER_TEXT: usize = 150;
 pub const MAX_ACTIONS: usize = 25;
 /// Button text (docs.slack.dev … /interfaces/Button).
 pub const MAX_BUTTON_TEXT: usize = 75;
+/// Confirm dialog `title`.
+pub const MAX_CONFIRM_TITLE: usize = 100;
+/// Confirm dialog `text`.
+pub const MAX_CONFIRM_TEXT: usize = 300;
+/// Confirm dialog `confirm` and `deny` labels.
+pub const MAX_CONFIRM_BUTTON: usize = 30;
 /// Button `action_id`.
 pub const MAX_ACTION_ID: usize = 255;
 /// Button `value`.
@@ -76,8 +82,16 @@ pub fn render(card: &Card) -> Value {
                 "type": "button",
                 "text": plain(&action.label, MAX_BUTTON_TEXT),
                 "action_id": truncate(&action.action, MAX_ACTION_ID),
-                "value": truncate(&action.action, MAX_BUTTON_VALUE),
+                "value": truncate(action.payload(), MAX_BUTTON_VALUE),
             });
+            if let Some(confirm) = &action.confirm {
+                button["confirm"] = json!({
+                    "title": plain(&confirm.title, MAX_CONFIRM_TITLE),
+                    "text": plain(&confirm.text, MAX_CONFIRM_TEXT),
+                    "confirm": plain(&confirm.confirm, MAX_CONFIRM_BUTTON),
+                    "deny": plain(&confirm.deny, MAX_CONFIRM_BUTTON),
+                });
+            }
             match action.style {
                 ButtonStyle::Primary => button["style"] = "primary".into(),
                 ButtonStyle::Danger => button["style"] = "danger".into(),

@@ -64,7 +64,7 @@ pub fn render(card: &Card) -> Value {
     let mut buttons: Vec<Value> = card
         .actions
         .iter()
-        .map(|action| json!({ "text": truncate(&action.label, MAX_BUTTON_TEXT), "callback_data": truncate_bytes(&action.action, MAX_CALLBACK_DATA) }))
+        .map(|action| json!({ "text": truncate(&action.label, MAX_BUTTON_TEXT), "callback_data": truncate_bytes(action.payload(), MAX_CALLBACK_DATA) }))
         .collect();
     buttons.extend(
         card.links

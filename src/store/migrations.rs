@@ -29,6 +29,11 @@ pub const SQLITE: &[(i64, &str, &str)] = &[
         "outbox",
         include_str!("../../migrations/sqlite/0003_outbox.sql"),
     ),
+    (
+        4,
+        "interactions",
+        include_str!("../../migrations/sqlite/0004_interactions.sql"),
+    ),
 ];
 
 /// Migrations of the PostgreSQL schema: (version, description, SQL).
@@ -47,6 +52,11 @@ pub const POSTGRES: &[(i64, &str, &str)] = &[
         3,
         "outbox",
         include_str!("../../migrations/postgres/0003_outbox.sql"),
+    ),
+    (
+        4,
+        "interactions",
+        include_str!("../../migrations/postgres/0004_interactions.sql"),
     ),
 ];
 

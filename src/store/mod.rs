@@ -7,6 +7,7 @@
 //! payload is kept, because routing, rendering and replay start from it.
 
 pub mod group_commit;
+pub mod interactions;
 pub mod migrations;
 pub mod outbox;
 pub mod postgres;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use interactions::{ActionToken, AuditEntry, Interactions, NewToken};
 pub use outbox::{DeadLetter, Outbox, OutboxCounts, OutboxItem, OutboxKey};
 
 /// An event about to be stored.
@@ -177,7 +179,7 @@ pub fn now_ms() -> i64 {
 
 /// Persistent storage of events and their deliveries.
 #[async_trait]
-pub trait Store: Outbox + Send + Sync + 'static {
+pub trait Store: Outbox + Interactions + Send + Sync + 'static {
     /// Stores an event once. Returns only after the row is durably committed.
     async fn insert_event(&self, event: NewEvent) -> Result<Inserted, StoreError>;
 

@@ -15,6 +15,7 @@ use sqlx::{PgPool, Postgres};
 
 use super::group_commit::{self, GroupCommit};
 use super::impl_store;
+use super::interactions::{ActionToken, AuditEntry, NewToken, impl_interactions};
 use super::outbox::{DeadLetter, OutboxCounts, OutboxItem, OutboxKey, impl_outbox};
 use super::{
     Delivery, EVENT_COLUMNS, Inserted, NewDelivery, NewEvent, Store, StoreError, StoredEvent,
@@ -57,5 +58,7 @@ struct PostgresWriter(PgPool);
 group_commit::impl_batch_insert!(PostgresWriter, Postgres);
 
 impl_outbox!(PostgresStore);
+
+impl_interactions!(PostgresStore);
 
 impl_store!(PostgresStore, "postgres");

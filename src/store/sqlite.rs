@@ -15,6 +15,7 @@ use sqlx::{Connection, Sqlite, SqliteConnection, SqlitePool};
 
 use super::group_commit::{self, GroupCommit};
 use super::impl_store;
+use super::interactions::{ActionToken, AuditEntry, NewToken, impl_interactions};
 use super::outbox::{DeadLetter, OutboxCounts, OutboxItem, OutboxKey, impl_outbox};
 use super::{
     Delivery, EVENT_COLUMNS, Inserted, NewDelivery, NewEvent, Store, StoreError, StoredEvent,
@@ -79,6 +80,8 @@ struct SqliteWriter(SqliteConnection);
 group_commit::impl_batch_insert!(SqliteWriter, Sqlite);
 
 impl_outbox!(SqliteStore);
+
+impl_interactions!(SqliteStore);
 
 impl_store!(SqliteStore, "sqlite");
 

@@ -4,6 +4,7 @@
 //! looks at it: [`signature`] verifies the raw bytes, [`envelope`] turns them
 //! into a typed [`envelope::StripeEvent`] once.
 
+pub mod api;
 pub mod envelope;
 pub mod sample;
 pub mod signature;

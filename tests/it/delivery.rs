@@ -254,6 +254,7 @@ async fn adapters_edit_what_they_posted() {
         bot_token: Some(Secret::new(SLACK_TOKEN)),
         incoming_webhook_url: None,
         api_base_url: format!("{}/api", slack_fake.base_url()),
+        signing_secret: None,
     })
     .unwrap();
     let telegram_fake = fakes::telegram().await;

@@ -7,6 +7,7 @@ mod cards;
 mod cli;
 mod delivery;
 mod ingest_http;
+mod interactions;
 mod parsers_prop;
 mod peers;
 mod pipeline;

@@ -231,6 +231,7 @@ pub async fn slack() -> Fake {
     let router = Router::new()
         .route("/api/{method}", post(slack_method))
         .route("/hooks/{a}/{b}/{c}", post(slack_hook))
+        .route("/response/{id}", post(slack_response))
         .with_state(state.clone());
     Fake::start(router, state).await
 }
@@ -359,6 +360,89 @@ async fn slack_hook(State(state): State<Arc<FakeState>>, body: Bytes) -> Respons
     state.record(200);
     state.accept("webhook", "hook", json_body(&body));
     (StatusCode::OK, "ok").into_response()
+}
+
+/// A `response_url`: ephemeral notices land here.
+async fn slack_response(
+    State(state): State<Arc<FakeState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    state.record(200);
+    state.accept("response", &id, json_body(&body));
+    (StatusCode::OK, "ok").into_response()
+}
+
+// --------------------------------------------------------------- Stripe
+
+/// The secret key the fake Stripe accepts.
+pub const STRIPE_KEY: &str = "sk_test_fake_0123456789";
+
+/// A fake Stripe API: invoice actions, with idempotency as Stripe keeps it
+/// (the first answer of a key is replayed) and an optional card decline.
+pub async fn stripe() -> Fake {
+    let state = Arc::new(FakeState::default());
+    let router = Router::new()
+        .route("/v1/invoices/{id}/{verb}", post(stripe_invoice_action))
+        .with_state(state.clone());
+    Fake::start(router, state).await
+}
+
+async fn stripe_invoice_action(
+    State(state): State<Arc<FakeState>>,
+    Path((id, verb)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    if header("authorization") != Some(format!("Bearer {STRIPE_KEY}")) {
+        state.record(401);
+        return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": { "type": "invalid_request_error", "message": "Invalid API Key provided" } }))).into_response();
+    }
+    let key = header("idempotency-key").unwrap_or_default();
+    let replay = state.nonces.lock().unwrap().get(&key).copied();
+    let number = match replay {
+        Some(number) => number,
+        None => {
+            let number = state.accept(
+                &verb,
+                &id,
+                json!({
+                    "idempotency_key": key,
+                    "stripe_account": header("stripe-account"),
+                    "form": String::from_utf8_lossy(&body),
+                }),
+            );
+            state.nonces.lock().unwrap().insert(key, number);
+            number
+        }
+    };
+    state.record(200);
+    let request_id = format!("req_fake{number}");
+    if state.missing.lock().unwrap().contains("decline") {
+        return (
+            StatusCode::PAYMENT_REQUIRED,
+            [("request-id", request_id)],
+            axum::Json(json!({ "error": { "type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds", "message": "Your card has insufficient funds." } })),
+        )
+            .into_response();
+    }
+    let status = match verb.as_str() {
+        "pay" => "paid",
+        "void" => "void",
+        "mark_uncollectible" => "uncollectible",
+        _ => "open",
+    };
+    (
+        [("request-id", request_id)],
+        axum::Json(json!({ "id": id, "object": "invoice", "status": status })),
+    )
+        .into_response()
 }
 
 // -------------------------------------------------------------- Discord

@@ -249,9 +249,14 @@ pub async fn spawn_app_with(backend: Backend) -> TestApp {
 
 /// Starts the app on an existing test database, with `extra` appended to the test config.
 pub async fn start_app(database: TestDatabase, extra: &str) -> TestApp {
+    let text = config_text(&database.url, extra);
+    start_app_with_config(database, &text).await
+}
+
+/// Starts the app on an existing test database with a whole config text.
+pub async fn start_app_with_config(database: TestDatabase, text: &str) -> TestApp {
     init_logs();
-    let config = load_str(&config_text(&database.url, extra), &Environment::fixed([]))
-        .expect("test config is valid");
+    let config = load_str(text, &Environment::fixed([])).expect("test config is valid");
     let state = stripe_chatops::build_state(config)
         .await
         .expect("open store");

@@ -1,0 +1,278 @@
+//! `[roles.NAME]`, `[actions.NAME]` and `[interactions]`: who may press
+//! which button, whether it asks first, and how long a button stays valid.
+//!
+//! Safe defaults: the actions that move money or e-mail a customer
+//! (`retry_payment`, `send_dunning`, `mark_uncollectible`, `void_invoice`)
+//! are for the `finance` role only and ask for confirmation; the others
+//! (`assign`, `acknowledge`, `resolve`) are open to anyone in any role. A
+//! user in no role can do nothing.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{Errors, KeyPath};
+use crate::routing::Threshold;
+
+/// Every action a button can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ActionKind {
+    /// `POST /v1/invoices/{id}/pay`.
+    RetryPayment,
+    /// `POST /v1/invoices/{id}/send`.
+    SendDunning,
+    /// "Take it": the clicker owns the case.
+    Assign,
+    /// Seen; someone is on it.
+    Acknowledge,
+    /// Done.
+    Resolve,
+    /// `POST /v1/invoices/{id}/mark_uncollectible`.
+    MarkUncollectible,
+    /// `POST /v1/invoices/{id}/void`.
+    VoidInvoice,
+}
+
+impl ActionKind {
+    /// Every action.
+    pub const ALL: [ActionKind; 7] = [
+        Self::RetryPayment,
+        Self::SendDunning,
+        Self::Assign,
+        Self::Acknowledge,
+        Self::Resolve,
+        Self::MarkUncollectible,
+        Self::VoidInvoice,
+    ];
+
+    /// The name used in templates and `bot.toml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::RetryPayment => "retry_payment",
+            Self::SendDunning => "send_dunning",
+            Self::Assign => "assign",
+            Self::Acknowledge => "acknowledge",
+            Self::Resolve => "resolve",
+            Self::MarkUncollectible => "mark_uncollectible",
+            Self::VoidInvoice => "void_invoice",
+        }
+    }
+
+    /// The action of a name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// True for actions that move money or e-mail a customer.
+    pub fn is_sensitive(self) -> bool {
+        matches!(
+            self,
+            Self::RetryPayment | Self::SendDunning | Self::MarkUncollectible | Self::VoidInvoice
+        )
+    }
+}
+
+impl fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `[roles.NAME]`: the people in a role, per platform.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Role {
+    /// Slack user ids (`U0123…`).
+    pub slack_users: Vec<String>,
+    /// Discord user ids.
+    pub discord_users: Vec<String>,
+    /// Discord role ids: everyone holding one of them.
+    pub discord_roles: Vec<String>,
+    /// Telegram user ids.
+    pub telegram_users: Vec<i64>,
+}
+
+/// `[actions.NAME]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ActionFile {
+    /// Roles whose members may press the button. Default: `["finance"]` for
+    /// actions that move money or e-mail a customer, every role otherwise.
+    pub allowed_roles: Option<Vec<String>>,
+    /// Ask before acting. Default: true for actions that move money or e-mail a customer.
+    pub confirm: Option<bool>,
+    /// How many different people must press it when the amount is at least
+    /// `approval_threshold`. Default 1.
+    pub approvals: Option<u32>,
+    /// The amount from which `approvals` applies, e.g. `{ amount = 10000, currency = "usd" }`.
+    pub approval_threshold: Option<Threshold>,
+}
+
+/// `[interactions]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct InteractionsFile {
+    /// How long a card's buttons stay valid after it was sent.
+    #[serde(with = "humantime_serde")]
+    pub token_ttl: Duration,
+}
+
+impl Default for InteractionsFile {
+    fn default() -> Self {
+        Self {
+            token_ttl: Duration::from_secs(14 * 24 * 3600),
+        }
+    }
+}
+
+/// The validated policy of one action.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionPolicy {
+    /// Roles allowed; empty means anyone in any role.
+    pub allowed_roles: Vec<String>,
+    /// Ask before acting.
+    pub confirm: bool,
+    /// People needed at or above the threshold.
+    pub approvals: u32,
+    /// Where `approvals` starts.
+    pub approval_threshold: Option<Threshold>,
+}
+
+/// Roles, action policies and token lifetime.
+#[derive(Debug, Clone, Default)]
+pub struct InteractionsConfig {
+    /// Roles by name.
+    pub roles: BTreeMap<String, Role>,
+    /// Policies by action.
+    pub actions: BTreeMap<ActionKind, ActionPolicy>,
+    /// Button lifetime.
+    pub token_ttl: Duration,
+}
+
+/// Who pressed a button, as the platform says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Clicker<'a> {
+    /// A Slack user id.
+    Slack(&'a str),
+    /// A Discord user id and the role ids they hold.
+    Discord(&'a str, &'a [String]),
+    /// A Telegram user id.
+    Telegram(i64),
+}
+
+impl InteractionsConfig {
+    /// The policy of an action (every action has one).
+    pub fn policy(&self, action: ActionKind) -> ActionPolicy {
+        self.actions
+            .get(&action)
+            .cloned()
+            .unwrap_or_else(|| default_policy(action))
+    }
+
+    /// The roles a clicker holds.
+    pub fn roles_of(&self, clicker: &Clicker<'_>) -> Vec<&str> {
+        self.roles
+            .iter()
+            .filter(|(_, role)| match clicker {
+                Clicker::Slack(user) => role.slack_users.iter().any(|u| u == user),
+                Clicker::Discord(user, roles) => {
+                    role.discord_users.iter().any(|u| u == user)
+                        || role.discord_roles.iter().any(|r| roles.contains(r))
+                }
+                Clicker::Telegram(user) => role.telegram_users.contains(user),
+            })
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+
+    /// Whether a clicker may press an action's button.
+    pub fn allows(&self, action: ActionKind, clicker: &Clicker<'_>) -> bool {
+        let held = self.roles_of(clicker);
+        let policy = self.policy(action);
+        if policy.allowed_roles.is_empty() {
+            !held.is_empty()
+        } else {
+            policy
+                .allowed_roles
+                .iter()
+                .any(|r| held.contains(&r.as_str()))
+        }
+    }
+}
+
+fn default_policy(action: ActionKind) -> ActionPolicy {
+    ActionPolicy {
+        allowed_roles: if action.is_sensitive() {
+            vec!["finance".to_owned()]
+        } else {
+            Vec::new()
+        },
+        confirm: action.is_sensitive(),
+        approvals: 1,
+        approval_threshold: None,
+    }
+}
+
+/// Validates `[roles]`, `[actions]` and `[interactions]`.
+pub(super) fn validate(
+    roles: &BTreeMap<String, Role>,
+    actions: &BTreeMap<String, ActionFile>,
+    interactions: &InteractionsFile,
+    errors: &mut Errors<'_>,
+) -> InteractionsConfig {
+    let root = KeyPath::root();
+    let mut policies = BTreeMap::new();
+    for (name, file) in actions {
+        let path = root.key("actions").key(name.clone());
+        let Some(action) = ActionKind::parse(name) else {
+            let known: Vec<&str> = ActionKind::ALL.iter().map(|a| a.name()).collect();
+            errors.push(
+                path,
+                format!("unknown action; known actions: {}", known.join(", ")),
+            );
+            continue;
+        };
+        let defaults = default_policy(action);
+        let allowed_roles = file.allowed_roles.clone().unwrap_or(defaults.allowed_roles);
+        for (index, role) in allowed_roles.iter().enumerate() {
+            if file.allowed_roles.is_some() && !roles.contains_key(role) {
+                errors.push(
+                    path.key("allowed_roles").index(index),
+                    format!("no [roles.{role}] is defined"),
+                );
+            }
+        }
+        let approvals = file.approvals.unwrap_or(1);
+        if approvals == 0 {
+            errors.push(path.key("approvals"), "must be at least 1");
+        }
+        if approvals > 1 && file.approval_threshold.is_none() {
+            errors.push(
+                path.key("approval_threshold"),
+                "approvals above 1 need an approval_threshold, e.g. { amount = 10000, currency = \"usd\" }",
+            );
+        }
+        policies.insert(
+            action,
+            ActionPolicy {
+                allowed_roles,
+                confirm: file.confirm.unwrap_or(defaults.confirm),
+                approvals: approvals.max(1),
+                approval_threshold: file.approval_threshold.clone(),
+            },
+        );
+    }
+    if interactions.token_ttl < Duration::from_secs(60) {
+        errors.push(
+            root.key("interactions").key("token_ttl"),
+            "must be at least 1m, or the buttons expire before anyone can press them",
+        );
+    }
+    InteractionsConfig {
+        roles: roles.clone(),
+        actions: policies,
+        token_ttl: interactions.token_ttl,
+    }
+}

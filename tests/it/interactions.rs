@@ -1,0 +1,415 @@
+//! Buttons that act, through Slack's interactivity endpoint: signed clicks,
+//! roles, approvals, exactly one Stripe call, the audit log, and the card
+//! updated in place. Fake Slack and fake Stripe on 127.0.0.1.
+
+use std::sync::atomic::Ordering;
+
+use serde_json::{Value, json};
+use stripe_chatops::interact::slack::sign;
+use stripe_chatops::store::NewToken;
+
+use crate::support::fakes::{self, Fake, SLACK_TOKEN, STRIPE_KEY};
+use crate::support::*;
+
+const SIGNING_SECRET: &str = "slack-signing-secret-0123";
+
+fn config(database: &TestDatabase, slack: &Fake, stripe: &Fake, extra: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+[storage]
+url = "{url}"
+[stripe]
+webhook_secrets = ["{SECRET}"]
+api_key = "{STRIPE_KEY}"
+api_base_url = "{stripe}"
+[slack]
+bot_token = "{SLACK_TOKEN}"
+api_base_url = "{slack}/api"
+signing_secret = "{SIGNING_SECRET}"
+[roles.finance]
+slack_users = ["U_ALICE", "U_CAROL"]
+[roles.support]
+slack_users = ["U_BOB"]
+{extra}
+[[receivers]]
+name = "finance"
+slack = {{ channel = "C0FIN" }}
+[route]
+receiver = "finance"
+"#,
+        url = database.url,
+        stripe = stripe.base_url(),
+        slack = slack.base_url(),
+    )
+}
+
+struct Setup {
+    app: TestApp,
+    slack: Fake,
+    stripe: Fake,
+    /// action_id → token of the posted card's buttons.
+    buttons: Vec<(String, String, Value)>,
+    event: Value,
+}
+
+async fn setup(extra: &str) -> Setup {
+    let slack = fakes::slack().await;
+    let stripe = fakes::stripe().await;
+    let database = TestDatabase::create(Backend::Sqlite).await;
+    let text = config(&database, &slack, &stripe, extra);
+    let app = start_app_with_config(database, &text).await;
+    let event = event("invoice.payment_failed");
+    assert_eq!(
+        app.post_event("/webhooks/stripe", &event, SECRET).await.0,
+        200
+    );
+    let card = eventually(20, "the card on Slack", || async {
+        slack.state.posts("chat.postMessage").into_iter().next()
+    })
+    .await;
+    let buttons = card.body["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] == "actions")
+        .flat_map(|b| b["elements"].as_array().unwrap().clone())
+        .filter(|e| e["url"].is_null())
+        .map(|e| {
+            (
+                e["action_id"].as_str().unwrap().to_owned(),
+                e["value"].as_str().unwrap().to_owned(),
+                e.clone(),
+            )
+        })
+        .collect();
+    Setup {
+        app,
+        slack,
+        stripe,
+        buttons,
+        event,
+    }
+}
+
+impl Setup {
+    fn token(&self, action: &str) -> String {
+        self.buttons
+            .iter()
+            .find(|(a, _, _)| a == action)
+            .unwrap()
+            .1
+            .clone()
+    }
+
+    fn body(&self, user: &str, token: &str) -> String {
+        let payload = json!({
+            "type": "block_actions",
+            "user": { "id": user, "username": user.to_lowercase() },
+            "response_url": format!("{}/response/{user}", self.slack.base_url()),
+            "container": { "type": "message", "channel_id": "C0FIN", "message_ts": "1700000000.000001" },
+            "actions": [{ "type": "button", "action_id": "retry_payment", "value": token, "action_ts": "1700000001.0" }]
+        });
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("payload", &payload.to_string())
+            .finish()
+    }
+
+    async fn send(&self, body: &str, timestamp: i64, secret: &str) -> u16 {
+        self.app
+            .client
+            .post(self.app.url("/interactions/slack"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", timestamp.to_string())
+            .header(
+                "x-slack-signature",
+                sign(secret, timestamp, body.as_bytes()),
+            )
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    async fn click(&self, user: &str, token: &str) -> u16 {
+        self.send(&self.body(user, token), now(), SIGNING_SECRET)
+            .await
+    }
+
+    fn stripe_calls(&self) -> usize {
+        self.stripe.state.received().len()
+    }
+
+    async fn notice_for(&self, user: &str, count: usize) -> Vec<String> {
+        eventually(20, "a private notice", || async {
+            let notices: Vec<String> = self
+                .slack
+                .state
+                .posts("response")
+                .into_iter()
+                .filter(|r| r.channel == user)
+                .map(|r| {
+                    assert_eq!(r.body["response_type"], json!("ephemeral"));
+                    r.body["text"].as_str().unwrap().to_owned()
+                })
+                .collect();
+            (notices.len() >= count).then_some(notices)
+        })
+        .await
+    }
+}
+
+#[tokio::test]
+async fn an_authorised_click_acts_once_and_updates_the_card() {
+    let s = setup("").await;
+    let (_, _, retry) = s
+        .buttons
+        .iter()
+        .find(|(a, _, _)| a == "retry_payment")
+        .unwrap();
+    assert!(
+        retry["confirm"]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("USD"),
+        "the confirmation names the amount: {retry}"
+    );
+    let token = s.token("retry_payment");
+    assert!(
+        token.len() <= 64 && !token.contains("in_"),
+        "opaque, and fits Telegram's 64 bytes"
+    );
+
+    let body = s.body("U_ALICE", &token);
+    assert_eq!(s.send(&body, now(), SIGNING_SECRET).await, 200);
+    let update = eventually(20, "the card updated in place", || async {
+        s.slack.state.posts("chat.update").into_iter().next()
+    })
+    .await;
+    let text = update.body.to_string();
+    assert!(
+        text.contains("Retried by @u_alice") && text.contains("paid ✅"),
+        "{text}"
+    );
+    assert!(!text.contains(&token), "the used button is gone");
+    assert_eq!(update.body["channel"], json!("C0FIN"));
+
+    // Slack retries the same request, and Alice double-clicks: still one Stripe call.
+    assert_eq!(s.send(&body, now(), SIGNING_SECRET).await, 200);
+    assert_eq!(s.click("U_ALICE", &token).await, 200);
+    let notices = s.notice_for("U_ALICE", 2).await;
+    assert!(
+        notices.iter().all(|n| n.starts_with("Already done")),
+        "{notices:?}"
+    );
+    let calls = s.stripe.state.received();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].method, "pay");
+    let invoice = s.event["data"]["object"]["id"].as_str().unwrap();
+    assert_eq!(calls[0].channel, invoice);
+    assert_eq!(
+        calls[0].body["idempotency_key"],
+        json!(format!("stripe-chatops-{token}"))
+    );
+
+    let audit = s.app.state.store.audit(10).await.unwrap();
+    let done: Vec<_> = audit.iter().filter(|a| a.outcome == "done").collect();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].user_id, "U_ALICE");
+    assert_eq!(done[0].action, "retry_payment");
+    assert_eq!(done[0].stripe_request_id.as_deref(), Some("req_fake1"));
+    s.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_decline_is_shown_on_the_card() {
+    let s = setup("").await;
+    s.stripe
+        .state
+        .missing
+        .lock()
+        .unwrap()
+        .insert("decline".into());
+    assert_eq!(s.click("U_CAROL", &s.token("retry_payment")).await, 200);
+    let update = eventually(20, "the card updated", || async {
+        s.slack.state.posts("chat.update").into_iter().next()
+    })
+    .await;
+    assert!(
+        update
+            .body
+            .to_string()
+            .contains("declined: insufficient_funds"),
+        "{}",
+        update.body
+    );
+    let audit = s.app.state.store.audit(10).await.unwrap();
+    assert_eq!(audit[0].outcome, "failed");
+    s.app.stop().await;
+}
+
+#[tokio::test]
+async fn an_unauthorised_click_is_refused_privately_and_audited() {
+    let s = setup("").await;
+    assert_eq!(s.click("U_BOB", &s.token("retry_payment")).await, 200);
+    let notices = s.notice_for("U_BOB", 1).await;
+    assert!(
+        notices[0].contains("not allowed") && notices[0].contains("finance"),
+        "{notices:?}"
+    );
+    // Someone in no role at all cannot even acknowledge.
+    assert_eq!(s.click("U_STRANGER", &s.token("acknowledge")).await, 200);
+    s.notice_for("U_STRANGER", 1).await;
+    assert_eq!(s.stripe_calls(), 0);
+    assert!(s.slack.state.posts("chat.update").is_empty());
+    let audit = s.app.state.store.audit(10).await.unwrap();
+    assert_eq!(audit.iter().filter(|a| a.outcome == "denied").count(), 2);
+    // The audit log is append-only, enforced by the database.
+    let pool = sqlx::SqlitePool::connect(&s.app.database.url)
+        .await
+        .unwrap();
+    let refused = sqlx::query("DELETE FROM audit_log").execute(&pool).await;
+    assert!(refused.unwrap_err().to_string().contains("append-only"));
+    s.app.stop().await;
+}
+
+#[tokio::test]
+async fn support_can_acknowledge_and_the_card_says_who() {
+    let s = setup("").await;
+    assert_eq!(s.click("U_BOB", &s.token("acknowledge")).await, 200);
+    let update = eventually(20, "the card updated", || async {
+        s.slack.state.posts("chat.update").into_iter().next()
+    })
+    .await;
+    let text = update.body.to_string();
+    assert!(text.contains("Acknowledged by @u_bob"), "{text}");
+    assert!(
+        text.contains(&s.token("retry_payment")),
+        "the other buttons stay"
+    );
+    assert_eq!(s.stripe_calls(), 0);
+    s.app.stop().await;
+}
+
+#[tokio::test]
+async fn forged_clicks_are_refused_and_reach_nothing() {
+    let s = setup("").await;
+    let token = s.token("retry_payment");
+    let body = s.body("U_ALICE", &token);
+    assert_eq!(
+        s.send(&body, now(), "the-wrong-secret").await,
+        401,
+        "bad signature"
+    );
+    assert_eq!(
+        s.send(&body, now() - 301, SIGNING_SECRET).await,
+        401,
+        "stale timestamp"
+    );
+    assert_eq!(
+        s.send(&body, now() + 400, SIGNING_SECRET).await,
+        401,
+        "future timestamp"
+    );
+    let unsigned = s
+        .app
+        .client
+        .post(s.app.url("/interactions/slack"))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status().as_u16(), 401, "no signature headers");
+    let tampered = body.replace("U_ALICE", "U_MALLORY");
+    let timestamp = now();
+    let signature = sign(SIGNING_SECRET, timestamp, body.as_bytes());
+    let response = s
+        .app
+        .client
+        .post(s.app.url("/interactions/slack"))
+        .header("x-slack-request-timestamp", timestamp.to_string())
+        .header("x-slack-signature", signature)
+        .body(tampered)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        401,
+        "body changed after signing"
+    );
+
+    // Signed, but a token we never issued.
+    assert_eq!(
+        s.click("U_ALICE", "t00000000000000000000000000000000")
+            .await,
+        200
+    );
+    let notices = s.notice_for("U_ALICE", 1).await;
+    assert!(notices[0].contains("unknown token"), "{notices:?}");
+
+    // Signed, but the token expired.
+    let stored = s
+        .app
+        .state
+        .store
+        .event("default", s.event["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let expired = NewToken {
+        token: "texpired0000000000000000000000000".into(),
+        action: "retry_payment".into(),
+        delivery_id: 1,
+        event_seq: stored.seq,
+        receiver: "finance".into(),
+        object_id: Some("in_x".into()),
+        created_at_ms: 0,
+        expires_at_ms: 1,
+    };
+    s.app
+        .state
+        .store
+        .create_tokens(std::slice::from_ref(&expired))
+        .await
+        .unwrap();
+    assert_eq!(s.click("U_ALICE", &expired.token).await, 200);
+    let notices = s.notice_for("U_ALICE", 2).await;
+    assert!(notices[1].contains("expired"), "{notices:?}");
+    assert_eq!(s.stripe_calls(), 0);
+    assert_eq!(s.stripe.state.throttled.load(Ordering::Relaxed), 0);
+    s.app.stop().await;
+}
+
+#[tokio::test]
+async fn above_the_threshold_a_second_person_must_approve() {
+    let s = setup(
+        r#"
+[actions.retry_payment]
+allowed_roles = ["finance"]
+approvals = 2
+approval_threshold = { amount = 1, currency = "usd" }
+"#,
+    )
+    .await;
+    let token = s.token("retry_payment");
+    assert_eq!(s.click("U_ALICE", &token).await, 200);
+    let notices = s.notice_for("U_ALICE", 1).await;
+    assert!(
+        notices[0].contains("second authorised person"),
+        "{notices:?}"
+    );
+    assert_eq!(s.click("U_ALICE", &token).await, 200);
+    let notices = s.notice_for("U_ALICE", 2).await;
+    assert!(notices[1].contains("different person"), "{notices:?}");
+    assert_eq!(s.stripe_calls(), 0, "one person cannot approve twice");
+    assert_eq!(s.click("U_CAROL", &token).await, 200);
+    eventually(20, "the Stripe call after the second approval", || async {
+        (s.stripe_calls() == 1).then_some(())
+    })
+    .await;
+    s.app.stop().await;
+}
