@@ -1,5 +1,6 @@
 //! The command line: `demo`, `serve`, `check-config`, `send-sample`,
-//! `events list`, `render`, `simulate`, `dead-letters`, `replay`, `migrate`.
+//! `events list`, `render`, `simulate`, `dead-letters`, `replay`, `audit`,
+//! `migrate`.
 //!
 //! Every command reads the same `bot.toml` (`--config`, default `./bot.toml`)
 //! through the same validation. Errors are printed with their whole cause
@@ -75,6 +76,12 @@ pub enum Command {
         #[command(subcommand)]
         command: DeadLettersCommand,
     },
+    /// The audit log of button clicks: who, what, which object, when, the outcome.
+    Audit {
+        /// What to do with the audit log.
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Routes one stored event again and sends its cards again.
     Replay {
         /// Stripe's event id (`evt_…`).
@@ -133,6 +140,20 @@ pub enum EventsCommand {
 }
 
 /// Parses the command line, runs the command, and returns the exit code.
+/// `audit` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Lists the audit log, newest first.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 /// `dead-letters` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum DeadLettersCommand {
@@ -199,6 +220,12 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::DeadLetters { command } => {
             dead_letters(&load(&cli.config)?, command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            command: AuditCommand::List { limit, json },
+        } => {
+            audit_list(&load(&cli.config)?, limit, json).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Replay { event_id, account } => {
@@ -621,6 +648,39 @@ async fn dead_letters(config: &Config, command: DeadLettersCommand) -> anyhow::R
             let replayed = store.replay_dead(&keys).await?;
             println!(
                 "{replayed} dead letter(s) queued again; a running server sends them within a second"
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn audit_list(config: &Config, limit: u32, json: bool) -> anyhow::Result<()> {
+    let store = store::open(&config.storage.url, 1).await?;
+    let entries = store.audit(limit).await?;
+    if entries.is_empty() && !json {
+        println!("the audit log is empty");
+    }
+    for entry in entries {
+        let at = chrono::DateTime::from_timestamp_millis(entry.at_ms)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default();
+        if json {
+            let mut line = serde_json::to_value(&entry)?;
+            line["at"] = at.into();
+            println!("{line}");
+        } else {
+            println!(
+                "{at}  {:<8} {:<14} {:<18} {:<30} {:<16} {}{}",
+                entry.platform,
+                entry.user_id,
+                entry.action,
+                entry.object_id.as_deref().unwrap_or("-"),
+                entry.outcome,
+                entry.detail.as_deref().unwrap_or(""),
+                entry
+                    .stripe_request_id
+                    .map(|id| format!(" ({id})"))
+                    .unwrap_or_default()
             );
         }
     }

@@ -221,6 +221,33 @@ async fn an_authorised_click_acts_once_and_updates_the_card() {
     assert_eq!(done[0].user_id, "U_ALICE");
     assert_eq!(done[0].action, "retry_payment");
     assert_eq!(done[0].stripe_request_id.as_deref(), Some("req_fake1"));
+
+    // `stripe-chatops audit list --json` shows the same.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bot.toml");
+    std::fs::write(&config, config_text(&s.app.database.url, "")).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stripe-chatops"))
+        .args(["audit", "list", "--json", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let line = lines
+        .iter()
+        .find(|l| l["outcome"] == "done")
+        .expect("the done line");
+    assert_eq!(line["user_id"], json!("U_ALICE"));
+    assert_eq!(line["object_id"], json!(invoice));
+    assert_eq!(line["stripe_request_id"], json!("req_fake1"));
+    assert!(line["at"].as_str().unwrap().ends_with('Z'));
     s.app.stop().await;
 }
 
