@@ -87,11 +87,24 @@ pub async fn run_with(
     ));
     let chats = Arc::new(chats);
     let mut state = state;
-    state.interact = Some(Arc::new(interact::Interact::new(
+    let interact = Arc::new(interact::Interact::new(
         state.config.clone(),
         state.store.clone(),
         chats.clone(),
-    )));
+    ));
+    state.interact = Some(interact.clone());
+    // Telegram clicks: long polling unless a webhook secret is configured.
+    let poller = match (
+        interact::telegram::bot(&state.config.telegram),
+        &state.config.telegram.webhook_secret_token,
+    ) {
+        (Some(bot), None) => Some(tokio::spawn(interact::telegram::poll(
+            interact,
+            bot,
+            stopped.clone(),
+        ))),
+        _ => None,
+    };
     let deliverer = Arc::new(deliver::Deliverer::new(
         state.config.clone(),
         state.store.clone(),
@@ -103,6 +116,9 @@ pub async fn run_with(
     let _ = stop.send(true);
     let _ = pipeline.await;
     let _ = delivery.await;
+    if let Some(poller) = poller {
+        let _ = poller.await;
+    }
     Ok(served?)
 }
 

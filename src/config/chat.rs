@@ -74,6 +74,14 @@ pub struct TelegramFile {
     pub bot_token_file: Option<PathBuf>,
     /// Bot API server; default `https://api.telegram.org`, or a self-hosted one.
     pub api_base_url: Option<String>,
+    /// Webhook mode: the secret Telegram sends in `X-Telegram-Bot-Api-Secret-Token`
+    /// to `POST /telegram/webhook` (1–256 of `A-Z a-z 0-9 _ -`). Without it, the
+    /// bot long-polls `getUpdates`.
+    pub webhook_secret_token: Option<Secret>,
+    /// Name of the environment variable holding the webhook secret token.
+    pub webhook_secret_token_env: Option<String>,
+    /// File holding the webhook secret token.
+    pub webhook_secret_token_file: Option<PathBuf>,
 }
 
 /// `[delivery]`.
@@ -268,6 +276,8 @@ pub struct TelegramConfig {
     pub bot_token: Option<Secret>,
     /// Bot API server.
     pub api_base_url: String,
+    /// Webhook mode's secret token; long polling without it.
+    pub webhook_secret_token: Option<Secret>,
 }
 
 /// Validated `[delivery]`.
@@ -425,7 +435,31 @@ impl TelegramFile {
                 "does not look like a Telegram bot token (\"123456:ABC…\" from @BotFather)",
             );
         }
+        let webhook_secret_token = resolve_one_secret(
+            self.webhook_secret_token.as_ref(),
+            self.webhook_secret_token_env.as_deref(),
+            self.webhook_secret_token_file.as_deref(),
+            &path,
+            "webhook_secret_token",
+            env,
+            errors,
+        );
+        if let Some(secret) = &webhook_secret_token {
+            let text = secret.expose();
+            if text.is_empty()
+                || text.len() > 256
+                || !text
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                errors.push(
+                    path.key("webhook_secret_token"),
+                    "must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule); the value is not shown",
+                );
+            }
+        }
         TelegramConfig {
+            webhook_secret_token,
             bot_token,
             api_base_url: base_url(
                 self.api_base_url.as_deref(),

@@ -58,6 +58,7 @@ const ROUTES: &[&str] = &[
     "/readyz",
     "/metrics",
     "/interactions/slack",
+    "/telegram/webhook",
 ];
 
 /// Every metric the service exports.

@@ -61,6 +61,10 @@ pub fn router(state: AppState) -> Router {
             post(crate::interact::slack::interactions),
         )
         .route("/webhooks/stripe/{account}", post(webhook::named_account))
+        .route(
+            "/telegram/webhook",
+            post(crate::interact::telegram::webhook),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))

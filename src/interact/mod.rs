@@ -12,6 +12,7 @@
 //! and the card is edited in place.
 
 pub mod slack;
+pub mod telegram;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +22,7 @@ use rand::RngCore;
 use crate::config::{ActionKind, Clicker, Config};
 use crate::deliver::{Chats, MessageRef, Outbound};
 use crate::event::EventView;
-use crate::render::card::{Card, Confirmation, Field};
+use crate::render::card::{Action, ButtonStyle, Card, Confirmation, Field};
 use crate::render::{Templates, payload};
 use crate::routing::Receiver;
 use crate::store::{ActionToken, AuditEntry, NewToken, Store, StoreError, now_ms};
@@ -132,6 +133,15 @@ impl Click {
     }
 }
 
+/// A click that passed every check.
+struct Checked {
+    kind: ActionKind,
+    live: ActionToken,
+    stored: crate::store::StoredEvent,
+    view: EventView,
+    event_id: Option<String>,
+}
+
 /// What an audit line is about.
 struct Subject<'a> {
     action: &'a str,
@@ -214,7 +224,10 @@ impl Interact {
     }
 
     /// Handles one click.
-    pub async fn click(&self, click: &Click) -> Result<ClickOutcome, StoreError> {
+    /// Every check a click must pass before it may act: a known, unexpired,
+    /// unused token, and a clicker whose roles allow the action (a denial is
+    /// audited). `Err` carries the private notice.
+    async fn check(&self, click: &Click) -> Result<Result<Checked, String>, StoreError> {
         let now = now_ms();
         let Some(cached) = self.lookup(&click.token).await? else {
             self.audit(
@@ -229,15 +242,13 @@ impl Interact {
                 None,
             )
             .await;
-            return Ok(ClickOutcome::Refused(
+            return Ok(Err(
                 "This button is not one of ours (unknown token); nothing was done.".to_owned(),
             ));
         };
         let token = &cached.token;
         let Some(kind) = ActionKind::parse(&token.action) else {
-            return Ok(ClickOutcome::Refused(
-                "Unknown action; nothing was done.".to_owned(),
-            ));
+            return Ok(Err("Unknown action; nothing was done.".to_owned()));
         };
         let stored = self.store.event_by_seq(token.event_seq).await?;
         let event_id = stored.as_ref().map(|s| s.event.event_id.clone());
@@ -254,7 +265,7 @@ impl Interact {
                 None,
             )
             .await;
-            return Ok(ClickOutcome::Refused(
+            return Ok(Err(
                 "This button has expired; nothing was done. Open the event in Stripe instead."
                     .to_owned(),
             ));
@@ -278,16 +289,14 @@ impl Interact {
                 None,
             )
             .await;
-            return Ok(ClickOutcome::Refused(format!(
+            return Ok(Err(format!(
                 "You are not allowed to {} (it needs {needs}); nothing was done.",
                 kind.name().replace('_', " ")
             )));
         }
         // The live state of the token (used, approvals) always comes from the store.
         let Some(live) = self.store.token(&click.token).await? else {
-            return Ok(ClickOutcome::Refused(
-                "Unknown button; nothing was done.".to_owned(),
-            ));
+            return Ok(Err("Unknown button; nothing was done.".to_owned()));
         };
         if let Some(by) = &live.used_by {
             self.audit(
@@ -302,19 +311,45 @@ impl Interact {
                 None,
             )
             .await;
-            return Ok(ClickOutcome::Refused(format!(
+            return Ok(Err(format!(
                 "Already done (by {}); nothing was done again.",
                 by.split_once(':').map_or(by.as_str(), |(_, user)| user)
             )));
         }
         let Some(stored) = stored else {
-            return Ok(ClickOutcome::Refused(
-                "The event is no longer stored; nothing was done.".to_owned(),
+            return Ok(Err(
+                "The event is no longer stored; nothing was done.".to_owned()
             ));
         };
         let view = match EventView::from_stored(&stored) {
             Ok(view) => view,
-            Err(error) => return Ok(ClickOutcome::Refused(format!("{error}; nothing was done."))),
+            Err(error) => return Ok(Err(format!("{error}; nothing was done."))),
+        };
+        Ok(Ok(Checked {
+            kind,
+            live,
+            stored,
+            view,
+            event_id,
+        }))
+    }
+
+    /// Checks a click without acting: the private notice when it would be refused.
+    pub async fn preflight(&self, click: &Click) -> Result<Option<String>, StoreError> {
+        Ok(self.check(click).await?.err())
+    }
+
+    /// Handles one click.
+    pub async fn click(&self, click: &Click) -> Result<ClickOutcome, StoreError> {
+        let Checked {
+            kind,
+            live,
+            stored,
+            view,
+            event_id,
+        } = match self.check(click).await? {
+            Ok(checked) => checked,
+            Err(notice) => return Ok(ClickOutcome::Refused(notice)),
         };
         let policy = self.config.interactions.policy(kind);
         if policy.approvals > 1 && self.above_threshold(&view, policy.approval_threshold.as_ref()) {
@@ -388,7 +423,8 @@ impl Interact {
             request_id,
         )
         .await;
-        self.update_card(&live, &view, &outcome).await;
+        self.update_card(&live, &view, CardState::Outcome(&outcome))
+            .await;
         Ok(ClickOutcome::Done(outcome))
     }
 
@@ -512,7 +548,11 @@ impl Interact {
     }
 
     /// Edits the card in place: the outcome first, the buttons already used gone.
-    async fn update_card(&self, token: &ActionToken, view: &EventView, outcome: &str) {
+    /// Edits the card in place. [`CardState::Outcome`] puts the outcome first
+    /// and drops the buttons already used; [`CardState::Confirming`] shows the
+    /// confirmation and only Confirm / Cancel (the two-step confirmation of
+    /// Discord and Telegram); [`CardState::Open`] restores the buttons.
+    async fn update_card(&self, token: &ActionToken, view: &EventView, state: CardState<'_>) {
         let Some(receiver) = self.config.receivers.get(&token.token.receiver) else {
             return;
         };
@@ -558,13 +598,50 @@ impl Interact {
                 None => false,
             }
         });
-        card.fields.insert(
-            0,
-            Field {
-                label: "Done".to_owned(),
-                value: outcome.to_owned(),
-            },
-        );
+        match state {
+            CardState::Outcome(outcome) => card.fields.insert(
+                0,
+                Field {
+                    label: "Done".to_owned(),
+                    value: outcome.to_owned(),
+                },
+            ),
+            CardState::Confirming => {
+                let Some(action) = card
+                    .actions
+                    .iter()
+                    .find(|a| a.token.as_deref() == Some(token.token.token.as_str()))
+                    .cloned()
+                else {
+                    return;
+                };
+                let question = confirmation(&action.label, view, receiver);
+                card.fields.insert(
+                    0,
+                    Field {
+                        label: question.title.clone(),
+                        value: question.text.clone(),
+                    },
+                );
+                card.actions = vec![
+                    Action {
+                        action: action.action.clone(),
+                        label: question.confirm,
+                        style: ButtonStyle::Danger,
+                        token: Some(format!("{CONFIRM_PREFIX}{}", token.token.token)),
+                        confirm: None,
+                    },
+                    Action {
+                        action: "cancel".to_owned(),
+                        label: question.deny,
+                        style: ButtonStyle::Default,
+                        token: Some(format!("{CANCEL_PREFIX}{}", token.token.token)),
+                        confirm: None,
+                    },
+                ];
+            }
+            CardState::Open => {}
+        }
         let message = Outbound {
             payload: payload(crate::deliver::platform_of(&receiver.destination), &card),
             card: &card,
@@ -572,7 +649,56 @@ impl Interact {
             reply_to: None,
         };
         if let Err(error) = chat.edit(&reference, &message).await {
-            tracing::warn!(receiver = %receiver.name, error = %error, "cannot update the card with the outcome");
+            tracing::warn!(receiver = %receiver.name, error = %error, "cannot update the card");
         }
     }
+
+    /// First step of a confirmed action on Discord and Telegram: checks the
+    /// click, then edits the card to ask. `Err` carries the private notice.
+    pub async fn ask_confirmation(&self, click: &Click) -> Result<Result<(), String>, StoreError> {
+        let checked = match self.check(click).await? {
+            Ok(checked) => checked,
+            Err(notice) => return Ok(Err(notice)),
+        };
+        self.update_card(&checked.live, &checked.view, CardState::Confirming)
+            .await;
+        Ok(Ok(()))
+    }
+
+    /// Cancel of a two-step confirmation: the card gets its buttons back.
+    pub async fn cancel(&self, token: &str) -> Result<(), StoreError> {
+        let Some(live) = self.store.token(token).await? else {
+            return Ok(());
+        };
+        if let Some(stored) = self.store.event_by_seq(live.token.event_seq).await?
+            && let Ok(view) = EventView::from_stored(&stored)
+        {
+            self.update_card(&live, &view, CardState::Open).await;
+        }
+        Ok(())
+    }
+
+    /// Whether a token's action asks before acting.
+    pub async fn needs_confirmation(&self, token: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .lookup(token)
+            .await?
+            .and_then(|t| ActionKind::parse(&t.token.action))
+            .is_some_and(|kind| self.config.interactions.policy(kind).confirm))
+    }
 }
+
+/// What the edited card shows.
+enum CardState<'a> {
+    /// The outcome of an action.
+    Outcome(&'a str),
+    /// A question: Confirm / Cancel.
+    Confirming,
+    /// The buttons again.
+    Open,
+}
+
+/// The button payload prefix of a confirming click on Discord and Telegram.
+pub const CONFIRM_PREFIX: &str = "c:";
+/// The button payload prefix of a cancelling click.
+pub const CANCEL_PREFIX: &str = "x:";

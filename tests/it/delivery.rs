@@ -261,6 +261,7 @@ async fn adapters_edit_what_they_posted() {
     let telegram = stripe_chatops::deliver::telegram::Telegram::new(&TelegramConfig {
         bot_token: Some(Secret::new(TELEGRAM_TOKEN)),
         api_base_url: telegram_fake.base_url(),
+        webhook_secret_token: None,
     })
     .unwrap();
     let card = stripe_chatops::render::Card::parse(

@@ -440,3 +440,262 @@ approval_threshold = { amount = 1, currency = "usd" }
     .await;
     s.app.stop().await;
 }
+
+// ------------------------------------------------------------------ Telegram
+
+const TELEGRAM_SECRET: &str = "telegram-webhook-secret_01";
+
+struct TelegramSetup {
+    app: TestApp,
+    telegram: Fake,
+    stripe: Fake,
+    /// callback_data of the card's buttons, by label.
+    buttons: Vec<(String, String)>,
+}
+
+async fn telegram_setup(webhook: bool) -> TelegramSetup {
+    let telegram = fakes::telegram().await;
+    let stripe = fakes::stripe().await;
+    let database = TestDatabase::create(Backend::Sqlite).await;
+    let secret = if webhook {
+        format!("webhook_secret_token = \"{TELEGRAM_SECRET}\"")
+    } else {
+        String::new()
+    };
+    let text = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+[storage]
+url = "{url}"
+[stripe]
+webhook_secrets = ["{SECRET}"]
+api_key = "{STRIPE_KEY}"
+api_base_url = "{stripe}"
+[telegram]
+bot_token = "{token}"
+api_base_url = "{telegram}"
+{secret}
+[roles.finance]
+telegram_users = [42]
+[[receivers]]
+name = "group"
+telegram = {{ chat_id = -1001234567890 }}
+[route]
+receiver = "group"
+"#,
+        url = database.url,
+        stripe = stripe.base_url(),
+        token = fakes::TELEGRAM_TOKEN,
+        telegram = telegram.base_url(),
+    );
+    let app = start_app_with_config(database, &text).await;
+    assert_eq!(
+        app.post_event("/webhooks/stripe", &event("invoice.payment_failed"), SECRET)
+            .await
+            .0,
+        200
+    );
+    let card = eventually(20, "the card on Telegram", || async {
+        telegram.state.posts("sendMessage").into_iter().next()
+    })
+    .await;
+    let buttons = card.body["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap().clone())
+        .filter_map(|b| {
+            Some((
+                b["text"].as_str()?.to_owned(),
+                b["callback_data"].as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    TelegramSetup {
+        app,
+        telegram,
+        stripe,
+        buttons,
+    }
+}
+
+impl TelegramSetup {
+    fn data(&self, label: &str) -> String {
+        self.buttons
+            .iter()
+            .find(|(l, _)| l == label)
+            .unwrap_or_else(|| panic!("no {label} in {:?}", self.buttons))
+            .1
+            .clone()
+    }
+
+    fn update(&self, user: i64, data: &str) -> Value {
+        json!({
+            "update_id": 1000 + user,
+            "callback_query": {
+                "id": format!("cb-{user}-{data}"),
+                "from": { "id": user, "is_bot": false, "first_name": "Alice", "username": if user == 42 { "alice" } else { "mallory" } },
+                "chat_instance": "-1",
+                "message": { "message_id": 1, "date": 1_700_000_000, "chat": { "id": -1001234567890i64, "type": "supergroup", "title": "Finance" }, "text": "card" },
+                "data": data
+            }
+        })
+    }
+
+    async fn press(&self, user: i64, data: &str, secret: Option<&str>) -> u16 {
+        let mut request = self
+            .app
+            .client
+            .post(self.app.url("/telegram/webhook"))
+            .json(&self.update(user, data));
+        if let Some(secret) = secret {
+            request = request.header("x-telegram-bot-api-secret-token", secret);
+        }
+        request.send().await.unwrap().status().as_u16()
+    }
+
+    async fn answers(&self, count: usize) -> Vec<Value> {
+        eventually(20, "callback answers", || async {
+            let answers: Vec<Value> = self
+                .telegram
+                .state
+                .posts("answerCallbackQuery")
+                .into_iter()
+                .map(|a| a.body)
+                .collect();
+            (answers.len() >= count).then_some(answers)
+        })
+        .await
+    }
+}
+
+#[tokio::test]
+async fn telegram_webhook_press_confirm_then_act_once() {
+    let s = telegram_setup(true).await;
+    let retry = s.data("Retry payment");
+    assert!(retry.len() <= 64);
+
+    // Forged: wrong or missing secret token.
+    assert_eq!(s.press(42, &retry, Some("wrong")).await, 401);
+    assert_eq!(s.press(42, &retry, None).await, 401);
+
+    // Step one: the card asks, showing the amount and the redacted customer.
+    assert_eq!(s.press(42, &retry, Some(TELEGRAM_SECRET)).await, 200);
+    let question = eventually(20, "the confirmation", || async {
+        s.telegram.state.posts("editMessageText").into_iter().next()
+    })
+    .await;
+    let text = question.body["text"].as_str().unwrap();
+    assert!(
+        text.contains("Retry payment?") && text.contains("$49.00 USD") && text.contains("J. R."),
+        "{text}"
+    );
+    assert!(!text.contains("jenny.rosen@example.com"));
+    let confirm = question.body["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(confirm, format!("c:{retry}"));
+    assert!(confirm.len() <= 64);
+    assert_eq!(
+        s.stripe.state.received().len(),
+        0,
+        "nothing happens before Confirm"
+    );
+
+    // Step two: Confirm acts once; a second Confirm does not.
+    assert_eq!(s.press(42, &confirm, Some(TELEGRAM_SECRET)).await, 200);
+    let done = eventually(20, "the card with the outcome", || async {
+        s.telegram
+            .state
+            .posts("editMessageText")
+            .into_iter()
+            .find(|e| {
+                e.body["text"]
+                    .as_str()
+                    .unwrap()
+                    .contains("Retried by @alice")
+            })
+    })
+    .await;
+    assert!(done.body["text"].as_str().unwrap().contains("paid ✅"));
+    assert_eq!(s.press(42, &confirm, Some(TELEGRAM_SECRET)).await, 200);
+    let answers = s.answers(3).await;
+    assert_eq!(answers[2]["show_alert"], json!(true));
+    assert!(
+        answers[2]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Already done")
+    );
+    assert_eq!(s.stripe.state.received().len(), 1);
+
+    // Someone not in finance: an alert, nothing in Stripe, audited.
+    let acknowledge = s.data("Acknowledge");
+    assert_eq!(s.press(7, &acknowledge, Some(TELEGRAM_SECRET)).await, 200);
+    let answers = s.answers(4).await;
+    assert_eq!(answers[3]["show_alert"], json!(true));
+    assert!(answers[3]["text"].as_str().unwrap().contains("not allowed"));
+    assert_eq!(s.stripe.state.received().len(), 1);
+    let audit = s.app.state.store.audit(10).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.outcome == "denied" && a.user_id == "7" && a.platform == "telegram")
+    );
+    s.app.stop().await;
+}
+
+#[tokio::test]
+async fn telegram_long_polling_receives_presses_and_cancel_restores_the_card() {
+    let s = telegram_setup(false).await;
+    let retry = s.data("Retry payment");
+    s.telegram
+        .state
+        .updates
+        .lock()
+        .unwrap()
+        .push_back(s.update(42, &retry));
+    eventually(20, "the confirmation through getUpdates", || async {
+        s.telegram.state.posts("editMessageText").into_iter().next()
+    })
+    .await;
+    s.telegram
+        .state
+        .updates
+        .lock()
+        .unwrap()
+        .push_back(s.update(42, &format!("x:{retry}")));
+    let restored = eventually(20, "the card restored", || async {
+        s.telegram.state.posts("editMessageText").into_iter().nth(1)
+    })
+    .await;
+    let keyboard = restored.body["reply_markup"].to_string();
+    assert!(
+        keyboard.contains(&retry),
+        "the buttons are back: {keyboard}"
+    );
+    let acknowledge = s.data("Acknowledge");
+    s.telegram
+        .state
+        .updates
+        .lock()
+        .unwrap()
+        .push_back(s.update(42, &acknowledge));
+    eventually(20, "acknowledged", || async {
+        s.telegram
+            .state
+            .posts("editMessageText")
+            .into_iter()
+            .find(|e| {
+                e.body["text"]
+                    .as_str()
+                    .unwrap()
+                    .contains("Acknowledged by @alice")
+            })
+    })
+    .await;
+    assert_eq!(s.stripe.state.received().len(), 0);
+    s.app.stop().await;
+}

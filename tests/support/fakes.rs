@@ -68,6 +68,8 @@ pub struct FakeState {
     nonces: Mutex<HashMap<String, u64>>,
     /// Channels that do not exist.
     pub missing: Mutex<HashSet<String>>,
+    /// Telegram updates waiting for `getUpdates`.
+    pub updates: Mutex<VecDeque<Value>>,
     /// Enforce no rate limit (for latency measurements where no budget is the bottleneck).
     pub unlimited: std::sync::atomic::AtomicBool,
 }
@@ -709,6 +711,19 @@ async fn telegram_method(
     Path((bot, method)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
+    // Updates and callback answers are the bot's inbound side: no faults, not
+    // counted among the sends (the bot long-polls in the background).
+    match method.to_ascii_lowercase().as_str() {
+        "getupdates" => {
+            let updates: Vec<Value> = state.updates.lock().unwrap().drain(..).collect();
+            return axum::Json(json!({ "ok": true, "result": updates })).into_response();
+        }
+        "answercallbackquery" => {
+            state.accept("answerCallbackQuery", "", json_body(&body));
+            return axum::Json(json!({ "ok": true, "result": true })).into_response();
+        }
+        _ => {}
+    }
     if let Some(status) = state.injected() {
         state.record(status);
         return if status == 429 {

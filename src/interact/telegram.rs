@@ -1,0 +1,183 @@
+//! Telegram clicks: long polling (the default, no public URL) or a webhook
+//! at `POST /telegram/webhook`, checked against
+//! `X-Telegram-Bot-Api-Secret-Token` in constant time.
+//!
+//! A press on a button that moves money or e-mails a customer first turns
+//! the card into a question with Confirm / Cancel (the two-step
+//! confirmation); Confirm runs the action. Every press is answered with
+//! `answerCallbackQuery`, as Telegram requires: a short toast, or an alert
+//! for a refusal. The outcome is shown by editing the card.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::Value;
+use subtle::ConstantTimeEq;
+use teloxide::payloads::{AnswerCallbackQuerySetters, GetUpdatesSetters};
+use teloxide::prelude::Requester;
+use teloxide::types::CallbackQueryId;
+use tokio::sync::watch;
+
+use super::{CANCEL_PREFIX, CONFIRM_PREFIX, Click, ClickOutcome, Interact};
+use crate::config::TelegramConfig;
+use crate::http::AppState;
+
+/// Long-poll timeout of `getUpdates`.
+const POLL_TIMEOUT_SECONDS: u32 = 25;
+/// The shortest time between two `getUpdates` (servers that ignore `timeout` answer at once).
+const MIN_POLL_INTERVAL: Duration = Duration::from_millis(250);
+/// Wait after a failed `getUpdates`.
+const POLL_BACKOFF: Duration = Duration::from_secs(5);
+
+/// The bot that answers callback queries.
+pub fn bot(config: &TelegramConfig) -> Option<teloxide::Bot> {
+    let token = config.bot_token.as_ref()?;
+    let url = reqwest::Url::parse(&config.api_base_url).ok()?;
+    Some(teloxide::Bot::new(token.expose()).set_api_url(url))
+}
+
+/// Handles one update (as JSON): button presses; other updates are ignored.
+pub async fn handle_update(interact: &Interact, bot: &teloxide::Bot, update: &Value) {
+    let query = &update["callback_query"];
+    let (Some(id), Some(data), Some(user)) = (
+        query["id"].as_str(),
+        query["data"].as_str(),
+        query["from"]["id"].as_i64(),
+    ) else {
+        return;
+    };
+    let handle = query["from"]["username"]
+        .as_str()
+        .or(query["from"]["first_name"].as_str())
+        .map_or_else(|| user.to_string(), str::to_owned);
+    let click = |token: &str| Click {
+        platform: "telegram",
+        user_id: user.to_string(),
+        mention: format!("@{handle}"),
+        discord_roles: Vec::new(),
+        token: token.to_owned(),
+    };
+    let answer = if let Some(token) = data.strip_prefix(CANCEL_PREFIX) {
+        match interact.cancel(token).await {
+            Ok(()) => ("Cancelled; nothing was done.".to_owned(), false),
+            Err(error) => (format!("Something went wrong: {error}"), true),
+        }
+    } else {
+        let confirming = data.strip_prefix(CONFIRM_PREFIX);
+        let token = confirming.unwrap_or(data);
+        let result = match interact.needs_confirmation(token).await {
+            Ok(true) if confirming.is_none() => {
+                match interact.ask_confirmation(&click(token)).await {
+                    Ok(Ok(())) => Ok(ClickOutcome::Approved(
+                        "Confirm or cancel on the card.".to_owned(),
+                    )),
+                    Ok(Err(notice)) => Ok(ClickOutcome::Refused(notice)),
+                    Err(error) => Err(error),
+                }
+            }
+            Ok(_) => interact.click(&click(token)).await,
+            Err(error) => Err(error),
+        };
+        match result {
+            Ok(ClickOutcome::Done(outcome)) => (outcome, false),
+            Ok(ClickOutcome::Approved(text)) => (text, false),
+            Ok(ClickOutcome::Refused(text)) => (text, true),
+            Err(error) => {
+                tracing::error!(error = %crate::telemetry::chain(&error), "Telegram click failed on a store error");
+                (
+                    "Something went wrong on our side; nothing was done.".to_owned(),
+                    true,
+                )
+            }
+        }
+    };
+    let (text, alert) = answer;
+    // Telegram allows 200 characters in a callback answer.
+    let text: String = text.chars().take(200).collect();
+    if let Err(error) = bot
+        .answer_callback_query(CallbackQueryId(id.to_owned()))
+        .text(text)
+        .show_alert(alert)
+        .await
+    {
+        tracing::warn!(error = %error, "cannot answer a Telegram callback query");
+    }
+}
+
+/// `POST /telegram/webhook`.
+pub async fn webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, &'static str) {
+    let Some(secret) = state.config.telegram.webhook_secret_token.as_ref() else {
+        return (
+            StatusCode::NOT_FOUND,
+            "Telegram webhook is not configured: set [telegram] webhook_secret_token\n",
+        );
+    };
+    let given = headers
+        .get("x-telegram-bot-api-secret-token")
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if !bool::from(given.ct_eq(secret.expose().as_bytes())) {
+        tracing::warn!("Telegram webhook refused: wrong or missing secret token");
+        return (
+            StatusCode::UNAUTHORIZED,
+            "wrong or missing X-Telegram-Bot-Api-Secret-Token\n",
+        );
+    }
+    let Ok(update) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, "not a JSON update\n");
+    };
+    let (Some(interact), Some(bot)) = (state.interact.clone(), bot(&state.config.telegram)) else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "interactions are not running\n",
+        );
+    };
+    // Answer at once; the click goes on after the acknowledgement.
+    tokio::spawn(async move { handle_update(&interact, &bot, &update).await });
+    (StatusCode::OK, "")
+}
+
+/// Long polling until `stop`: `getUpdates` for callback queries and messages.
+pub async fn poll(interact: Arc<Interact>, bot: teloxide::Bot, mut stop: watch::Receiver<bool>) {
+    let mut offset: i32 = 0;
+    loop {
+        let started = tokio::time::Instant::now();
+        let request = bot
+            .get_updates()
+            .offset(offset)
+            .timeout(POLL_TIMEOUT_SECONDS);
+        let outcome = tokio::select! {
+            outcome = request => outcome,
+            _ = stop.changed() => return,
+        };
+        let pause = match outcome {
+            Ok(updates) => {
+                for update in updates {
+                    offset = offset.max(update.id.0 as i32 + 1);
+                    let json = serde_json::to_value(&update).unwrap_or(Value::Null);
+                    let (interact, bot) = (interact.clone(), bot.clone());
+                    tokio::spawn(async move { handle_update(&interact, &bot, &json).await });
+                }
+                MIN_POLL_INTERVAL.saturating_sub(started.elapsed())
+            }
+            Err(error) => {
+                tracing::warn!(error = %crate::deliver::chat::scrub(&error.to_string(), ""), "Telegram getUpdates failed; retrying");
+                POLL_BACKOFF
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+    }
+}
