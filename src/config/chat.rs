@@ -60,6 +60,13 @@ pub struct DiscordFile {
     pub bot_token_file: Option<PathBuf>,
     /// API host; default `https://discord.com` (requests go to `/api/v10/…` under it).
     pub api_base_url: Option<String>,
+    /// The application's public key (hex, General Information): verifies
+    /// `POST /interactions/discord` (Ed25519).
+    pub public_key: Option<Secret>,
+    /// Name of the environment variable holding the public key.
+    pub public_key_env: Option<String>,
+    /// File holding the public key.
+    pub public_key_file: Option<PathBuf>,
 }
 
 /// `[telegram]`.
@@ -267,6 +274,8 @@ pub struct DiscordConfig {
     pub bot_token: Option<Secret>,
     /// API host.
     pub api_base_url: String,
+    /// Verifies `POST /interactions/discord`.
+    pub public_key: Option<Secret>,
 }
 
 /// Validated `[telegram]`.
@@ -395,7 +404,25 @@ impl SlackFile {
 impl DiscordFile {
     pub(super) fn validate(&self, env: &Environment, errors: &mut Errors<'_>) -> DiscordConfig {
         let path = KeyPath::root().key("discord");
+        let public_key = resolve_one_secret(
+            self.public_key.as_ref(),
+            self.public_key_env.as_deref(),
+            self.public_key_file.as_deref(),
+            &path,
+            "public_key",
+            env,
+            errors,
+        );
+        if let Some(key) = &public_key
+            && crate::interact::discord::verifier(key.expose()).is_none()
+        {
+            errors.push(
+                path.key("public_key"),
+                "is not an Ed25519 public key in hex (64 hex digits, from the Developer Portal → General Information)",
+            );
+        }
         DiscordConfig {
+            public_key,
             bot_token: resolve_one_secret(
                 self.bot_token.as_ref(),
                 self.bot_token_env.as_deref(),

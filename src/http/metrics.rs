@@ -59,6 +59,7 @@ const ROUTES: &[&str] = &[
     "/metrics",
     "/interactions/slack",
     "/telegram/webhook",
+    "/interactions/discord",
 ];
 
 /// Every metric the service exports.

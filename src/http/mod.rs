@@ -65,6 +65,10 @@ pub fn router(state: AppState) -> Router {
             "/telegram/webhook",
             post(crate::interact::telegram::webhook),
         )
+        .route(
+            "/interactions/discord",
+            post(crate::interact::discord::interactions),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))

@@ -11,6 +11,7 @@
 //! with an `Idempotency-Key` derived from the token; the outcome is audited
 //! and the card is edited in place.
 
+pub mod discord;
 pub mod slack;
 pub mod telegram;
 

@@ -194,6 +194,7 @@ async fn a_retried_discord_send_with_the_same_nonce_posts_once() {
     let discord = stripe_chatops::deliver::discord::Discord::new(&DiscordConfig {
         bot_token: Some(Secret::new(DISCORD_TOKEN)),
         api_base_url: fake.base_url(),
+        public_key: None,
     });
     let card =
         stripe_chatops::render::Card::parse("title: Hello\nseverity: info\nfooter: f").unwrap();

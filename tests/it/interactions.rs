@@ -699,3 +699,212 @@ async fn telegram_long_polling_receives_presses_and_cancel_restores_the_card() {
     assert_eq!(s.stripe.state.received().len(), 0);
     s.app.stop().await;
 }
+
+// ------------------------------------------------------------------- Discord
+
+struct DiscordSetup {
+    app: TestApp,
+    discord: Fake,
+    stripe: Fake,
+    key: ed25519_dalek::SigningKey,
+    /// custom_id of the card's buttons, by label.
+    buttons: Vec<(String, String)>,
+}
+
+async fn discord_setup() -> DiscordSetup {
+    let discord = fakes::discord().await;
+    let stripe = fakes::stripe().await;
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+    let public = hex::encode(key.verifying_key().to_bytes());
+    let database = TestDatabase::create(Backend::Sqlite).await;
+    let text = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+[storage]
+url = "{url}"
+[stripe]
+webhook_secrets = ["{SECRET}"]
+api_key = "{STRIPE_KEY}"
+api_base_url = "{stripe}"
+[discord]
+bot_token = "{token}"
+api_base_url = "{discord}"
+public_key = "{public}"
+[roles.finance]
+discord_roles = ["900000000000000001"]
+[[receivers]]
+name = "disputes"
+discord = {{ channel_id = "123456789012345678" }}
+[route]
+receiver = "disputes"
+"#,
+        url = database.url,
+        stripe = stripe.base_url(),
+        token = fakes::DISCORD_TOKEN,
+        discord = discord.base_url(),
+    );
+    let app = start_app_with_config(database, &text).await;
+    assert_eq!(
+        app.post_event("/webhooks/stripe", &event("invoice.payment_failed"), SECRET)
+            .await
+            .0,
+        200
+    );
+    let card = eventually(20, "the card on Discord", || async {
+        discord.state.posts("create").into_iter().next()
+    })
+    .await;
+    let buttons = card.body["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row["components"].as_array().unwrap().clone())
+        .filter_map(|b| {
+            Some((
+                b["label"].as_str()?.to_owned(),
+                b["custom_id"].as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    DiscordSetup {
+        app,
+        discord,
+        stripe,
+        key,
+        buttons,
+    }
+}
+
+impl DiscordSetup {
+    fn custom_id(&self, label: &str) -> String {
+        self.buttons
+            .iter()
+            .find(|(l, _)| l == label)
+            .unwrap_or_else(|| panic!("no {label} in {:?}", self.buttons))
+            .1
+            .clone()
+    }
+
+    fn interaction(&self, user: &str, roles: &[&str], custom_id: &str) -> String {
+        json!({
+            "id": "1100000000000000001",
+            "application_id": "1200000000000000001",
+            "type": 3,
+            "token": format!("itoken-{user}"),
+            "version": 1,
+            "channel_id": "123456789012345678",
+            "member": { "user": { "id": user, "username": if user == "42" { "alice" } else { "mallory" } }, "roles": roles },
+            "message": { "id": "1000000000000000001", "channel_id": "123456789012345678" },
+            "data": { "custom_id": custom_id, "component_type": 2 }
+        })
+        .to_string()
+    }
+
+    async fn send(&self, body: &str, key: &ed25519_dalek::SigningKey) -> (u16, Value) {
+        use ed25519_dalek::Signer;
+        let timestamp = now().to_string();
+        let signature = key.sign(format!("{timestamp}{body}").as_bytes());
+        let response = self
+            .app
+            .client
+            .post(self.app.url("/interactions/discord"))
+            .header("x-signature-ed25519", hex::encode(signature.to_bytes()))
+            .header("x-signature-timestamp", timestamp)
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+#[tokio::test]
+async fn discord_endpoint_verifies_pongs_confirms_and_acts_once() {
+    let s = discord_setup().await;
+    // PING → PONG.
+    let (status, pong) = s
+        .send(
+            r#"{"type":1,"id":"1","application_id":"1","token":"t","version":1}"#,
+            &s.key,
+        )
+        .await;
+    assert_eq!((status, pong), (200, json!({ "type": 1 })));
+
+    // Forged: another key, a tampered body, no signature.
+    let retry = s.custom_id("Retry payment");
+    let body = s.interaction("42", &["900000000000000001"], &retry);
+    let other = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
+    assert_eq!(s.send(&body, &other).await.0, 401);
+    let unsigned = s
+        .app
+        .client
+        .post(s.app.url("/interactions/discord"))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status().as_u16(), 401);
+
+    // Someone without the finance role: an ephemeral refusal, nothing in Stripe.
+    let (status, refusal) = s.send(&s.interaction("7", &[], &retry), &s.key).await;
+    assert_eq!(status, 200);
+    assert_eq!(refusal["type"], json!(4));
+    assert_eq!(refusal["data"]["flags"], json!(64));
+    assert!(
+        refusal["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("not allowed")
+    );
+
+    // Step one: deferred update, then the card asks.
+    let (status, ack) = s.send(&body, &s.key).await;
+    assert_eq!((status, ack), (200, json!({ "type": 6 })));
+    let question = eventually(20, "the confirmation", || async {
+        s.discord.state.posts("edit").into_iter().next()
+    })
+    .await;
+    let text = question.body.to_string();
+    assert!(
+        text.contains("Retry payment?") && text.contains("$49.00 USD"),
+        "{text}"
+    );
+    let confirm = format!("c:{retry}");
+    assert!(text.contains(&confirm));
+    assert_eq!(s.stripe.state.received().len(), 0);
+
+    // Step two: Confirm acts once, even pressed twice.
+    let confirm_body = s.interaction("42", &["900000000000000001"], &confirm);
+    assert_eq!(s.send(&confirm_body, &s.key).await.1, json!({ "type": 6 }));
+    eventually(20, "the card with the outcome", || async {
+        // Discord markdown is escaped, so the handle cannot ping: "Retried by \@alice".
+        s.discord.state.posts("edit").into_iter().find(|e| {
+            let text = e.body.to_string();
+            text.contains("Retried by") && text.contains("alice") && text.contains("paid")
+        })
+    })
+    .await;
+    let (_, again) = s.send(&confirm_body, &s.key).await;
+    assert!(
+        again["data"]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("Already done"),
+        "{again}"
+    );
+    assert_eq!(s.stripe.state.received().len(), 1);
+    let audit = s.app.state.store.audit(10).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.platform == "discord" && a.outcome == "denied" && a.user_id == "7")
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.platform == "discord" && a.outcome == "done" && a.user_id == "42")
+    );
+    s.app.stop().await;
+}

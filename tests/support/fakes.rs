@@ -461,6 +461,7 @@ pub async fn discord() -> Fake {
             "/api/v10/channels/{channel}/messages/{message}",
             patch(discord_edit),
         )
+        .route("/api/v10/webhooks/{app}/{token}", post(discord_followup))
         .with_state(state.clone());
     Fake::start(router, state).await
 }
@@ -641,6 +642,16 @@ async fn discord_create(
         axum::Json(discord_message(id, &channel, Some(&body["nonce"]))),
     )
         .into_response()
+}
+
+async fn discord_followup(
+    State(state): State<Arc<FakeState>>,
+    Path((_app, token)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    state.record(200);
+    let id = state.accept("followup", &token, json_body(&body));
+    axum::Json(discord_message(id, "0", None)).into_response()
 }
 
 async fn discord_edit(
