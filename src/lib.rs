@@ -93,16 +93,20 @@ pub async fn run_with(
         chats.clone(),
     ));
     state.interact = Some(interact.clone());
-    // Telegram clicks: long polling unless a webhook secret is configured.
+    // Telegram clicks and commands: long polling unless a webhook secret is configured.
+    let stopped_poll = stopped.clone();
     let poller = match (
         interact::telegram::bot(&state.config.telegram),
         &state.config.telegram.webhook_secret_token,
     ) {
-        (Some(bot), None) => Some(tokio::spawn(interact::telegram::poll(
-            interact,
-            bot,
-            stopped.clone(),
-        ))),
+        (Some(bot), None) => Some(tokio::spawn(async move {
+            interact::telegram::register_commands(&bot).await;
+            interact::telegram::poll(interact, bot, stopped_poll).await;
+        })),
+        (Some(bot), Some(_)) => {
+            tokio::spawn(async move { interact::telegram::register_commands(&bot).await });
+            None
+        }
         _ => None,
     };
     let deliverer = Arc::new(deliver::Deliverer::new(

@@ -41,3 +41,20 @@ $$ LANGUAGE plpgsql;
 
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
 FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+
+-- Private Telegram chats subscribed to a topic with /subscribe.
+CREATE TABLE telegram_subscriptions (
+    topic         TEXT   NOT NULL,
+    chat_id       BIGINT NOT NULL,
+    user_id       BIGINT NOT NULL,
+    created_at_ms BIGINT NOT NULL,
+    PRIMARY KEY (topic, chat_id)
+);
+
+-- Which subscribers a fanned-out delivery already reached.
+CREATE TABLE fanout_sends (
+    delivery_id BIGINT NOT NULL,
+    chat_id     BIGINT NOT NULL,
+    outcome     TEXT   NOT NULL,
+    PRIMARY KEY (delivery_id, chat_id)
+);

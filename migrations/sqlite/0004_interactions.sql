@@ -42,3 +42,20 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN
     SELECT RAISE(ABORT, 'the audit log is append-only');
 END;
+
+-- Private Telegram chats subscribed to a topic with /subscribe.
+CREATE TABLE telegram_subscriptions (
+    topic         TEXT    NOT NULL,
+    chat_id       INTEGER NOT NULL,
+    user_id       INTEGER NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (topic, chat_id)
+);
+
+-- Which subscribers a fanned-out delivery already reached.
+CREATE TABLE fanout_sends (
+    delivery_id INTEGER NOT NULL,
+    chat_id     INTEGER NOT NULL,
+    outcome     TEXT    NOT NULL,
+    PRIMARY KEY (delivery_id, chat_id)
+);

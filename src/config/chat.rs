@@ -89,6 +89,18 @@ pub struct TelegramFile {
     pub webhook_secret_token_env: Option<String>,
     /// File holding the webhook secret token.
     pub webhook_secret_token_file: Option<PathBuf>,
+    /// `[telegram.topics.NAME]`: what people may `/subscribe` a private chat to.
+    pub topics: std::collections::BTreeMap<String, TopicFile>,
+}
+
+/// `[telegram.topics.NAME]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct TopicFile {
+    /// One line shown by `/topics`.
+    pub description: String,
+    /// Telegram user ids allowed to subscribe; empty means nobody.
+    pub allowed_users: Vec<i64>,
 }
 
 /// `[delivery]`.
@@ -287,6 +299,8 @@ pub struct TelegramConfig {
     pub api_base_url: String,
     /// Webhook mode's secret token; long polling without it.
     pub webhook_secret_token: Option<Secret>,
+    /// Subscription topics by name.
+    pub topics: std::collections::BTreeMap<String, TopicFile>,
 }
 
 /// Validated `[delivery]`.
@@ -485,7 +499,21 @@ impl TelegramFile {
                 );
             }
         }
+        for name in self.topics.keys() {
+            if name.is_empty()
+                || name.len() > 32
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+            {
+                errors.push(
+                    path.key("topics").key(name.clone()),
+                    "a topic name is 1-32 characters of a-z, 0-9, _ and - (people type it after /subscribe)",
+                );
+            }
+        }
         TelegramConfig {
+            topics: self.topics.clone(),
             webhook_secret_token,
             bot_token,
             api_base_url: base_url(

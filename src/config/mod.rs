@@ -652,6 +652,17 @@ impl ConfigFile {
                     "Discord needs credentials: set [discord] bot_token",
                 );
             }
+            if let Some(topic) = receiver
+                .telegram
+                .as_ref()
+                .and_then(|t| t.subscribers.as_ref())
+                && !telegram.topics.contains_key(topic)
+            {
+                errors.push(
+                    path.key("telegram"),
+                    format!("no [telegram.topics.{topic}] is defined for subscribers = {topic:?}"),
+                );
+            }
             if receiver.telegram.is_some() && telegram.bot_token.is_none() {
                 errors.push(
                     path.key("telegram"),

@@ -94,6 +94,8 @@ impl Budgets {
             Destination::Discord(t) => {
                 ("discord", t.channel_id.clone(), &self.config.discord, false)
             }
+            // Subscriber topics are paced per subscriber, in the fan-out.
+            Destination::Telegram(t) if t.chat_id.is_none() => return None,
             Destination::Telegram(t) => {
                 let chat = t.chat_id.unwrap_or_default();
                 (

@@ -37,6 +37,13 @@ pub enum MessageRef {
         /// Message id.
         message_id: i32,
     },
+    /// A card fanned out to every subscriber of a Telegram topic.
+    TelegramTopic {
+        /// The topic.
+        topic: String,
+        /// How many subscribers got it in the try that finished the fan-out.
+        sent: u32,
+    },
     /// A line on standard output.
     Console,
     /// A POST to a generic webhook.

@@ -324,19 +324,6 @@ impl Deliverer {
                 .await?;
             return Ok(());
         };
-        if let Destination::Telegram(target) = &receiver.destination
-            && target.chat_id.is_none()
-        {
-            self.store
-                .mark_final(
-                    item.key,
-                    "skipped",
-                    item.attempts,
-                    "subscriber topics have no subscribers yet",
-                )
-                .await?;
-            return Ok(());
-        }
         let platform = platform_of(&receiver.destination);
         let thread = matches!(
             (&receiver.destination, self.config.slack.bot_token.is_some()),
@@ -419,7 +406,31 @@ impl Deliverer {
             idempotency_key,
             reply_to: item.reply_to.as_deref().and_then(MessageRef::from_json),
         };
-        let outcome = chat.post(&receiver.destination, &message).await;
+        let outcome = match (&receiver.destination, item.key) {
+            (Destination::Telegram(target), OutboxKey::Delivery(delivery_id))
+                if target.chat_id.is_none() =>
+            {
+                let topic = target.subscribers.as_deref().unwrap_or_default();
+                match self
+                    .fan_out(chat.as_ref(), target, topic, delivery_id, &message)
+                    .await?
+                {
+                    Some(outcome) => outcome,
+                    None => {
+                        self.store
+                            .mark_final(
+                                item.key,
+                                "skipped",
+                                item.attempts,
+                                &format!("topic {topic:?} has no subscribers"),
+                            )
+                            .await?;
+                        return Ok(());
+                    }
+                }
+            }
+            _ => chat.post(&receiver.destination, &message).await,
+        };
         let now = now_ms();
         let attempts = item.attempts + 1;
         let first = item.first_attempt_at_ms.unwrap_or(now);
@@ -477,6 +488,58 @@ impl Deliverer {
             }
         }
         Ok(())
+    }
+}
+
+impl Deliverer {
+    /// Sends one card to every subscriber of a Telegram topic, each chat at
+    /// its own pace, skipping those a previous try already reached. A
+    /// subscriber who blocked the bot is given up on; any other failure
+    /// stops here, to be retried for the remaining subscribers. `None` when
+    /// the topic has no subscribers.
+    async fn fan_out(
+        &self,
+        chat: &dyn Chat,
+        target: &crate::routing::TelegramTarget,
+        topic: &str,
+        delivery_id: i64,
+        message: &Outbound<'_>,
+    ) -> Result<Option<Result<MessageRef, SendError>>, StoreError> {
+        let subscribers = self.store.subscribers(topic).await?;
+        if subscribers.is_empty() {
+            return Ok(None);
+        }
+        let done = self.store.fanout_done(delivery_id).await?;
+        let mut sent = 0u32;
+        for chat_id in subscribers.into_iter().filter(|c| !done.contains(c)) {
+            let destination = Destination::Telegram(crate::routing::TelegramTarget {
+                chat_id: Some(chat_id),
+                message_thread_id: target.message_thread_id,
+                subscribers: None,
+            });
+            if let Some(budget) = self.budgets.for_destination(&destination) {
+                budget.acquire().await;
+            }
+            match chat.post(&destination, message).await {
+                Ok(_) => {
+                    self.store
+                        .record_fanout(delivery_id, chat_id, "sent")
+                        .await?;
+                    sent += 1;
+                }
+                Err(SendError::Permanent(error)) => {
+                    tracing::warn!(topic, error = %error, "delivery: a subscriber cannot be reached; skipped");
+                    self.store
+                        .record_fanout(delivery_id, chat_id, &format!("refused: {error}"))
+                        .await?;
+                }
+                Err(other) => return Ok(Some(Err(other))),
+            }
+        }
+        Ok(Some(Ok(MessageRef::TelegramTopic {
+            topic: topic.to_owned(),
+            sent,
+        })))
     }
 }
 

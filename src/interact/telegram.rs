@@ -39,8 +39,145 @@ pub fn bot(config: &TelegramConfig) -> Option<teloxide::Bot> {
     Some(teloxide::Bot::new(token.expose()).set_api_url(url))
 }
 
-/// Handles one update (as JSON): button presses; other updates are ignored.
+/// The commands the bot registers with `setMyCommands`.
+pub const COMMANDS: [(&str, &str); 5] = [
+    ("start", "What this bot does"),
+    ("topics", "Topics you may subscribe to"),
+    (
+        "subscribe",
+        "Subscribe this chat to a topic: /subscribe TOPIC",
+    ),
+    ("unsubscribe", "Stop a topic: /unsubscribe TOPIC"),
+    ("status", "This chat's subscriptions"),
+];
+
+/// Registers [`COMMANDS`] with Telegram.
+pub async fn register_commands(bot: &teloxide::Bot) {
+    let commands = COMMANDS
+        .iter()
+        .map(|(command, description)| teloxide::types::BotCommand::new(*command, *description));
+    if let Err(error) = bot.set_my_commands(commands).await {
+        tracing::warn!(error = %error, "cannot register the Telegram command list");
+    }
+}
+
+/// The answer to a command in a chat, or `None` when the text is no command of ours.
+pub async fn command(
+    interact: &Interact,
+    chat_id: i64,
+    private: bool,
+    user_id: i64,
+    text: &str,
+) -> Result<Option<String>, crate::store::StoreError> {
+    let mut words = text.split_whitespace();
+    let Some(command) = words.next().and_then(|w| w.strip_prefix('/')) else {
+        return Ok(None);
+    };
+    // In groups, commands may be addressed: /subscribe@our_bot.
+    let command = command.split('@').next().unwrap_or_default();
+    let argument = words.next().unwrap_or_default().to_lowercase();
+    let topics = &interact.config.telegram.topics;
+    let allowed = |name: &str| {
+        topics
+            .get(name)
+            .is_some_and(|t| t.allowed_users.contains(&user_id))
+    };
+    let mine: Vec<String> = topics
+        .iter()
+        .filter(|(name, _)| allowed(name))
+        .map(|(name, topic)| format!("• {name} — {}", topic.description))
+        .collect();
+    let answer = match command {
+        "start" | "help" => format!(
+            "I post Stripe events for your team as cards with buttons.\n{}\nUse /subscribe TOPIC in a private chat with me.",
+            if mine.is_empty() {
+                "There are no topics you may subscribe to; ask your admin.".to_owned()
+            } else {
+                format!("Topics you may subscribe to:\n{}", mine.join("\n"))
+            }
+        ),
+        "topics" => {
+            if mine.is_empty() {
+                "There are no topics you may subscribe to; ask your admin.".to_owned()
+            } else {
+                format!("Topics you may subscribe to:\n{}", mine.join("\n"))
+            }
+        }
+        "subscribe" if !private => {
+            "Subscriptions are for private chats: message me directly.".to_owned()
+        }
+        "subscribe" if argument.is_empty() => {
+            "Which topic? /subscribe TOPIC (see /topics).".to_owned()
+        }
+        "subscribe" if !topics.contains_key(&argument) => {
+            format!("There is no topic {argument:?}; see /topics.")
+        }
+        "subscribe" if !allowed(&argument) => {
+            format!("You may not subscribe to {argument}; ask your admin.")
+        }
+        "subscribe" => {
+            if interact
+                .store
+                .subscribe(&argument, chat_id, user_id, crate::store::now_ms())
+                .await?
+            {
+                format!("Subscribed to {argument}. Its cards will arrive here.")
+            } else {
+                format!("This chat was already subscribed to {argument}.")
+            }
+        }
+        "unsubscribe" if argument.is_empty() => {
+            "Which topic? /unsubscribe TOPIC (see /status).".to_owned()
+        }
+        "unsubscribe" => {
+            if interact.store.unsubscribe(&argument, chat_id).await? {
+                format!("Unsubscribed from {argument}.")
+            } else {
+                format!("This chat was not subscribed to {argument}.")
+            }
+        }
+        "status" => {
+            let subscribed = interact.store.subscriptions(chat_id).await?;
+            if subscribed.is_empty() {
+                "This chat has no subscriptions; see /topics.".to_owned()
+            } else {
+                format!("This chat is subscribed to: {}.", subscribed.join(", "))
+            }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(answer))
+}
+
+/// Handles one update (as JSON): commands and button presses; others are ignored.
 pub async fn handle_update(interact: &Interact, bot: &teloxide::Bot, update: &Value) {
+    let message = &update["message"];
+    if let (Some(text), Some(chat_id), Some(user_id)) = (
+        message["text"].as_str(),
+        message["chat"]["id"].as_i64(),
+        message["from"]["id"].as_i64(),
+    ) {
+        let private = message["chat"]["type"] == "private";
+        match command(interact, chat_id, private, user_id, text).await {
+            Ok(Some(answer)) => {
+                let chat = teloxide::types::ChatId(chat_id);
+                let mut sent = bot.send_message(chat, answer.clone()).await;
+                // People type commands faster than a chat's flood limit: wait as told, once.
+                if let Err(teloxide::RequestError::RetryAfter(wait)) = &sent {
+                    tokio::time::sleep(wait.duration()).await;
+                    sent = bot.send_message(chat, answer).await;
+                }
+                if let Err(error) = sent {
+                    tracing::warn!(error = %error, "cannot answer a Telegram command");
+                }
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::error!(error = %crate::telemetry::chain(&error), "Telegram command failed on a store error");
+            }
+        }
+        return;
+    }
     let query = &update["callback_query"];
     let (Some(id), Some(data), Some(user)) = (
         query["id"].as_str(),

@@ -93,6 +93,35 @@ pub trait Interactions: Send + Sync {
     /// The message reference of a delivery, once sent.
     async fn delivery_message(&self, delivery_id: i64) -> Result<Option<String>, StoreError>;
 
+    /// Subscribes a private chat to a topic; false when it already was.
+    async fn subscribe(
+        &self,
+        topic: &str,
+        chat_id: i64,
+        user_id: i64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Unsubscribes a chat from a topic; false when it was not subscribed.
+    async fn unsubscribe(&self, topic: &str, chat_id: i64) -> Result<bool, StoreError>;
+
+    /// The chats subscribed to a topic, oldest subscription first.
+    async fn subscribers(&self, topic: &str) -> Result<Vec<i64>, StoreError>;
+
+    /// The topics a chat is subscribed to.
+    async fn subscriptions(&self, chat_id: i64) -> Result<Vec<String>, StoreError>;
+
+    /// The subscribers a fanned-out delivery already reached (or gave up on).
+    async fn fanout_done(&self, delivery_id: i64) -> Result<Vec<i64>, StoreError>;
+
+    /// Records that a fanned-out delivery reached (or gave up on) one subscriber.
+    async fn record_fanout(
+        &self,
+        delivery_id: i64,
+        chat_id: i64,
+        outcome: &str,
+    ) -> Result<(), StoreError>;
+
     /// Appends to the audit log.
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
 
@@ -219,6 +248,69 @@ macro_rules! impl_interactions {
                         .await
                         .map_err(StoreError::db("reading a delivery's message"))?;
                 Ok(found.flatten())
+            }
+
+            async fn subscribe(&self, topic: &str, chat_id: i64, user_id: i64, now_ms: i64) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "INSERT INTO telegram_subscriptions (topic, chat_id, user_id, created_at_ms) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (topic, chat_id) DO NOTHING",
+                )
+                .bind(topic)
+                .bind(chat_id)
+                .bind(user_id)
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::db("subscribing a chat"))?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn unsubscribe(&self, topic: &str, chat_id: i64) -> Result<bool, StoreError> {
+                let done = sqlx::query("DELETE FROM telegram_subscriptions WHERE topic = $1 AND chat_id = $2")
+                    .bind(topic)
+                    .bind(chat_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(StoreError::db("unsubscribing a chat"))?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn subscribers(&self, topic: &str) -> Result<Vec<i64>, StoreError> {
+                sqlx::query_scalar("SELECT chat_id FROM telegram_subscriptions WHERE topic = $1 ORDER BY created_at_ms, chat_id")
+                    .bind(topic)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::db("listing subscribers"))
+            }
+
+            async fn subscriptions(&self, chat_id: i64) -> Result<Vec<String>, StoreError> {
+                sqlx::query_scalar("SELECT topic FROM telegram_subscriptions WHERE chat_id = $1 ORDER BY topic")
+                    .bind(chat_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::db("listing a chat's subscriptions"))
+            }
+
+            async fn fanout_done(&self, delivery_id: i64) -> Result<Vec<i64>, StoreError> {
+                sqlx::query_scalar("SELECT chat_id FROM fanout_sends WHERE delivery_id = $1")
+                    .bind(delivery_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::db("reading a fan-out"))
+            }
+
+            async fn record_fanout(&self, delivery_id: i64, chat_id: i64, outcome: &str) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO fanout_sends (delivery_id, chat_id, outcome) VALUES ($1, $2, $3)
+                     ON CONFLICT (delivery_id, chat_id) DO NOTHING",
+                )
+                .bind(delivery_id)
+                .bind(chat_id)
+                .bind(outcome)
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::db("recording a fan-out send"))?;
+                Ok(())
             }
 
             async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {

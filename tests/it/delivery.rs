@@ -263,6 +263,7 @@ async fn adapters_edit_what_they_posted() {
         bot_token: Some(Secret::new(TELEGRAM_TOKEN)),
         api_base_url: telegram_fake.base_url(),
         webhook_secret_token: None,
+        topics: Default::default(),
     })
     .unwrap();
     let card = stripe_chatops::render::Card::parse(

@@ -908,3 +908,129 @@ async fn discord_endpoint_verifies_pongs_confirms_and_acts_once() {
     );
     s.app.stop().await;
 }
+
+// --------------------------------------------------------- Telegram topics
+
+#[tokio::test]
+async fn telegram_subscribers_manage_topics_and_get_the_cards() {
+    let telegram = fakes::telegram().await;
+    let database = TestDatabase::create(Backend::Sqlite).await;
+    let text = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+[storage]
+url = "{url}"
+[stripe]
+webhook_secrets = ["{SECRET}"]
+[telegram]
+bot_token = "{token}"
+api_base_url = "{telegram}"
+[telegram.topics.billing]
+description = "Failed payments and disputes"
+allowed_users = [42, 43]
+[telegram.topics.payouts]
+description = "Payouts"
+allowed_users = [43]
+[[receivers]]
+name = "billing-subscribers"
+telegram = {{ subscribers = "billing" }}
+[route]
+receiver = "billing-subscribers"
+"#,
+        url = database.url,
+        token = fakes::TELEGRAM_TOKEN,
+        telegram = telegram.base_url(),
+    );
+    let app = start_app_with_config(database, &text).await;
+    let registered = eventually(20, "setMyCommands", || async {
+        telegram.state.posts("setMyCommands").into_iter().next()
+    })
+    .await;
+    let names: Vec<&str> = registered.body["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["start", "topics", "subscribe", "unsubscribe", "status"]
+    );
+
+    let say = |user: i64, chat: i64, text: &str| {
+        let kind = if chat > 0 { "private" } else { "supergroup" };
+        json!({ "update_id": 1, "message": { "message_id": 1, "date": 1_700_000_000, "text": text,
+            "chat": { "id": chat, "type": kind, "first_name": "A", "title": "G" },
+            "from": { "id": user, "is_bot": false, "first_name": "A" } } })
+    };
+    let replies = |count: usize| {
+        let telegram = &telegram;
+        async move {
+            eventually(20, "command replies", || async {
+                let replies: Vec<(String, String)> = telegram
+                    .state
+                    .posts("sendMessage")
+                    .into_iter()
+                    .map(|p| {
+                        (
+                            p.channel.clone(),
+                            p.body["text"].as_str().unwrap().to_owned(),
+                        )
+                    })
+                    .collect();
+                (replies.len() >= count).then_some(replies)
+            })
+            .await
+        }
+    };
+    for update in [
+        say(42, 42, "/topics"),
+        say(42, 42, "/subscribe payouts"),
+        say(42, -100, "/subscribe billing"),
+        say(42, 42, "/subscribe billing"),
+        say(43, 43, "/subscribe@stripe_chatops_bot billing"),
+        say(42, 42, "/status"),
+    ] {
+        let before = telegram.state.posts("sendMessage").len();
+        telegram.state.updates.lock().unwrap().push_back(update);
+        replies(before + 1).await;
+    }
+    let replies = replies(6).await;
+    assert!(
+        replies[0].1.contains("billing — Failed payments") && !replies[0].1.contains("payouts"),
+        "{replies:?}"
+    );
+    assert!(replies[1].1.contains("may not subscribe to payouts"));
+    assert!(replies[2].1.contains("private chats"));
+    assert_eq!(
+        replies[3],
+        (
+            "42".to_owned(),
+            "Subscribed to billing. Its cards will arrive here.".to_owned()
+        )
+    );
+    assert!(replies[4].1.starts_with("Subscribed to billing"));
+    assert_eq!(replies[5].1, "This chat is subscribed to: billing.");
+
+    // A card for the topic reaches both subscribers, once each.
+    assert_eq!(
+        app.post_event("/webhooks/stripe", &event("charge.dispute.created"), SECRET)
+            .await
+            .0,
+        200
+    );
+    let cards = eventually(20, "the card fanned out", || async {
+        let cards: Vec<String> = telegram
+            .state
+            .posts("sendMessage")
+            .into_iter()
+            .filter(|p| p.body["text"].as_str().unwrap().contains("Dispute"))
+            .map(|p| p.channel)
+            .collect();
+        (cards.len() == 2).then_some(cards)
+    })
+    .await;
+    assert_eq!(cards, ["42", "43"]);
+    app.stop().await;
+}

@@ -729,8 +729,13 @@ async fn telegram_method(
             let updates: Vec<Value> = state.updates.lock().unwrap().drain(..).collect();
             return axum::Json(json!({ "ok": true, "result": updates })).into_response();
         }
-        "answercallbackquery" => {
-            state.accept("answerCallbackQuery", "", json_body(&body));
+        lower @ ("answercallbackquery" | "setmycommands") => {
+            let name = if lower == "setmycommands" {
+                "setMyCommands"
+            } else {
+                "answerCallbackQuery"
+            };
+            state.accept(name, "", json_body(&body));
             return axum::Json(json!({ "ok": true, "result": true })).into_response();
         }
         _ => {}
