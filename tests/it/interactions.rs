@@ -1034,3 +1034,85 @@ receiver = "billing-subscribers"
     assert_eq!(cards, ["42", "43"]);
     app.stop().await;
 }
+
+// ------------------------------------------------- third-party signers
+
+/// Clicks signed by Slack's own SDK are accepted; the same request tampered is refused.
+#[tokio::test]
+async fn slack_sdk_signed_clicks_are_accepted_and_tampered_ones_refused() {
+    if !crate::support::peers::python_installed() {
+        return;
+    }
+    let s = setup("").await;
+    let body = s.body("U_ALICE", &s.token("acknowledge"));
+    let timestamp = now().to_string();
+    let signature = crate::support::peers::sign(&["slack", SIGNING_SECRET, &timestamp, &body]);
+    // Our signer agrees with slack_sdk's verifier.
+    assert_eq!(
+        crate::support::peers::sign(&[
+            "slack-verify",
+            SIGNING_SECRET,
+            &timestamp,
+            &body,
+            &sign(SIGNING_SECRET, timestamp.parse().unwrap(), body.as_bytes())
+        ]),
+        "valid"
+    );
+    let post = |body: String| {
+        s.app
+            .client
+            .post(s.app.url("/interactions/slack"))
+            .header("x-slack-request-timestamp", &timestamp)
+            .header("x-slack-signature", &signature)
+            .body(body)
+            .send()
+    };
+    assert_eq!(
+        post(body.replace("U_ALICE", "U_CAROL"))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        401
+    );
+    assert_eq!(post(body.clone()).await.unwrap().status().as_u16(), 200);
+    eventually(20, "the acknowledged card", || async {
+        s.slack.state.posts("chat.update").into_iter().next()
+    })
+    .await;
+    s.app.stop().await;
+}
+
+/// Discord interactions signed with PyNaCl are accepted; tampered ones are refused.
+#[tokio::test]
+async fn pynacl_signed_discord_interactions_are_accepted_and_tampered_ones_refused() {
+    if !crate::support::peers::python_installed() {
+        return;
+    }
+    let s = discord_setup().await;
+    let seed = hex::encode([7u8; 32]);
+    let timestamp = now().to_string();
+    let body = r#"{"type":1,"id":"1","application_id":"1","token":"t","version":1}"#;
+    let signed = crate::support::peers::sign(&["discord", &seed, &timestamp, body]);
+    let (public, signature) = signed.split_once(' ').unwrap();
+    assert_eq!(
+        public,
+        hex::encode(s.key.verifying_key().to_bytes()),
+        "PyNaCl derives the same key"
+    );
+    let post = |body: &'static str| {
+        s.app
+            .client
+            .post(s.app.url("/interactions/discord"))
+            .header("x-signature-ed25519", signature)
+            .header("x-signature-timestamp", &timestamp)
+            .body(body)
+            .send()
+    };
+    let pong = post(body).await.unwrap();
+    assert_eq!(pong.status().as_u16(), 200);
+    assert_eq!(pong.json::<Value>().await.unwrap(), json!({ "type": 1 }));
+    let tampered = r#"{"type":1,"id":"2","application_id":"1","token":"t","version":1}"#;
+    assert_eq!(post(tampered).await.unwrap().status().as_u16(), 401);
+    s.app.stop().await;
+}

@@ -29,6 +29,39 @@ pub fn installed() -> bool {
     present
 }
 
+/// The Python of the PyPI peers' virtual environment (slack_sdk, PyNaCl, localstripe).
+pub fn python() -> PathBuf {
+    peers_dir().join(".venv/bin/python")
+}
+
+/// True when the PyPI peers are installed; in CI their absence is a failure.
+pub fn python_installed() -> bool {
+    let present = python().exists();
+    if !present {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the PyPI test peers are missing: python3 -m venv tests/peers/.venv && tests/peers/.venv/bin/pip install -r tests/peers/requirements.txt (.ci/run does)"
+        );
+        eprintln!("skipping: PyPI test peers not installed");
+    }
+    present
+}
+
+/// Runs `tests/peers/sign.py` with `args`; returns its one line of output.
+pub fn sign(args: &[&str]) -> String {
+    let output = Command::new(python())
+        .arg(peers_dir().join("sign.py"))
+        .args(args)
+        .output()
+        .expect("run sign.py");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
 /// A free loopback port.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
