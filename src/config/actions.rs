@@ -117,12 +117,16 @@ pub struct InteractionsFile {
     /// How long a card's buttons stay valid after it was sent.
     #[serde(with = "humantime_serde")]
     pub token_ttl: Duration,
+    /// A helpdesk URL: `assign` (Take it, Create ticket) also POSTs the case
+    /// there as JSON (event, object, Dashboard link, assignee).
+    pub ticket_webhook: Option<String>,
 }
 
 impl Default for InteractionsFile {
     fn default() -> Self {
         Self {
             token_ttl: Duration::from_secs(14 * 24 * 3600),
+            ticket_webhook: None,
         }
     }
 }
@@ -149,6 +153,8 @@ pub struct InteractionsConfig {
     pub actions: BTreeMap<ActionKind, ActionPolicy>,
     /// Button lifetime.
     pub token_ttl: Duration,
+    /// Where `assign` posts the case, if anywhere.
+    pub ticket_webhook: Option<String>,
 }
 
 /// Who pressed a button, as the platform says.
@@ -270,9 +276,18 @@ pub(super) fn validate(
             "must be at least 1m, or the buttons expire before anyone can press them",
         );
     }
+    if let Some(url) = &interactions.ticket_webhook
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        errors.push(
+            root.key("interactions").key("ticket_webhook"),
+            "must be an http:// or https:// URL",
+        );
+    }
     InteractionsConfig {
         roles: roles.clone(),
         actions: policies,
         token_ttl: interactions.token_ttl,
+        ticket_webhook: interactions.ticket_webhook.clone(),
     }
 }

@@ -468,12 +468,64 @@ impl Interact {
             ActionKind::MarkUncollectible => ("mark_uncollectible", "Marked uncollectible"),
             ActionKind::VoidInvoice => ("void", "Voided"),
             ActionKind::Assign => {
-                return (
-                    format!("Taken by {who} at {at}"),
-                    "done",
-                    "assigned to the clicker".to_owned(),
-                    None,
-                );
+                let Some(url) = &self.config.interactions.ticket_webhook else {
+                    return (
+                        format!("Taken by {who} at {at}"),
+                        "done",
+                        "assigned to the clicker".to_owned(),
+                        None,
+                    );
+                };
+                // The case, as the helpdesk needs it: ids and links, no customer PII.
+                let case = serde_json::json!({
+                    "event_id": view.id,
+                    "event_type": view.event_type,
+                    "object_id": view.object_id,
+                    "livemode": view.livemode,
+                    "amount": view.amount.as_ref().map(|a| a.display.clone()),
+                    "dashboard_url": view.dashboard_url,
+                    "assignee": who,
+                    "assignee_platform": click.platform,
+                    "assignee_id": click.user_id,
+                });
+                let answer = reqwest::Client::new()
+                    .post(url)
+                    .header(
+                        "Idempotency-Key",
+                        format!("stripe-chatops-{}", token.token.token),
+                    )
+                    .json(&case)
+                    .timeout(Duration::from_secs(10))
+                    .send()
+                    .await;
+                return match answer {
+                    Ok(response) if response.status().is_success() => (
+                        format!("Taken by {who} at {at} · ticket created"),
+                        "done",
+                        "assigned; ticket posted".to_owned(),
+                        None,
+                    ),
+                    Ok(response) => (
+                        format!(
+                            "Taken by {who} at {at} · the ticket failed (HTTP {})",
+                            response.status().as_u16()
+                        ),
+                        "failed",
+                        format!(
+                            "ticket webhook answered HTTP {}",
+                            response.status().as_u16()
+                        ),
+                        None,
+                    ),
+                    Err(error) => (
+                        format!(
+                            "Taken by {who} at {at} · the ticket failed (helpdesk unreachable)"
+                        ),
+                        "failed",
+                        format!("ticket webhook unreachable: {}", error.without_url()),
+                        None,
+                    ),
+                };
             }
             ActionKind::Acknowledge => {
                 return (

@@ -58,7 +58,8 @@ async fn setup(extra: &str) -> Setup {
     let slack = fakes::slack().await;
     let stripe = fakes::stripe().await;
     let database = TestDatabase::create(Backend::Sqlite).await;
-    let text = config(&database, &slack, &stripe, extra);
+    let extra = extra.replace("{SLACK}", &slack.base_url());
+    let text = config(&database, &slack, &stripe, &extra);
     let app = start_app_with_config(database, &text).await;
     let event = event("invoice.payment_failed");
     assert_eq!(
@@ -1114,5 +1115,36 @@ async fn pynacl_signed_discord_interactions_are_accepted_and_tampered_ones_refus
     assert_eq!(pong.json::<Value>().await.unwrap(), json!({ "type": 1 }));
     let tampered = r#"{"type":1,"id":"2","application_id":"1","token":"t","version":1}"#;
     assert_eq!(post(tampered).await.unwrap().status().as_u16(), 401);
+    s.app.stop().await;
+}
+
+#[tokio::test]
+async fn take_it_assigns_and_posts_the_case_to_the_ticket_webhook() {
+    let s = setup("[interactions]\nticket_webhook = \"{SLACK}/hooks/T0/B0/helpdesk\"\n").await;
+    assert_eq!(s.click("U_BOB", &s.token("assign")).await, 200);
+    let update = eventually(20, "the card updated", || async {
+        s.slack.state.posts("chat.update").into_iter().next()
+    })
+    .await;
+    assert!(
+        update.body.to_string().contains("Taken by @u_bob"),
+        "{}",
+        update.body
+    );
+    assert!(update.body.to_string().contains("ticket created"));
+    let ticket = &s.slack.state.posts("webhook")[0].body;
+    assert_eq!(ticket["event_id"], s.event["id"]);
+    assert_eq!(ticket["assignee_id"], json!("U_BOB"));
+    assert!(
+        ticket["dashboard_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://dashboard.stripe.com/")
+    );
+    let text = ticket.to_string();
+    for pii in ["jenny.rosen@example.com", "Jenny Rosen"] {
+        assert!(!text.contains(pii), "no customer PII in the ticket: {pii}");
+    }
+    assert_eq!(s.stripe_calls(), 0);
     s.app.stop().await;
 }

@@ -29,7 +29,7 @@ pub fn installed() -> bool {
     present
 }
 
-/// The Python of the PyPI peers' virtual environment (slack_sdk, PyNaCl, localstripe).
+/// The Python of the PyPI peers' virtual environment (slack_sdk, PyNaCl).
 pub fn python() -> PathBuf {
     peers_dir().join(".venv/bin/python")
 }
