@@ -178,3 +178,224 @@ async fn prism_accepts_every_card_under_discords_openapi_spec() {
     );
     assert_eq!(seen.lock().unwrap().last().unwrap().1, 422);
 }
+
+/// One full loop through real peers: a card with an inline keyboard on
+/// telegram-test-api, a press, the callback through `getUpdates`, the
+/// two-step confirmation, a Stripe call to localstripe, and the message edited.
+#[tokio::test]
+async fn telegram_test_api_press_retries_the_invoice_on_localstripe() {
+    if !peers::installed() || !peers::python_installed() {
+        return;
+    }
+    let telegram = peers::telegram_test_api().await;
+    let stripe = peers::localstripe().await;
+    let key = "sk_test_peer_0123456789";
+    let http = reqwest::Client::new();
+    let form = |path: &str, params: Vec<(&str, String)>| {
+        let request = http
+            .post(format!("{}{path}", stripe.base_url()))
+            .basic_auth(key, Some(""))
+            .form(&params);
+        async move {
+            request
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    // An open invoice: a subscription whose SEPA debit fails (localstripe's failing IBAN).
+    let customer = form(
+        "/v1/customers",
+        vec![("email", "jenny.rosen@example.com".into())],
+    )
+    .await;
+    let customer = customer["id"].as_str().unwrap().to_owned();
+    let method = form(
+        "/v1/payment_methods",
+        vec![
+            ("type", "sepa_debit".into()),
+            ("sepa_debit[iban]", "DE62370400440532013001".into()),
+        ],
+    )
+    .await;
+    let method = method["id"].as_str().unwrap().to_owned();
+    form(
+        &format!("/v1/payment_methods/{method}/attach"),
+        vec![("customer", customer.clone())],
+    )
+    .await;
+    form(
+        &format!("/v1/customers/{customer}"),
+        vec![("invoice_settings[default_payment_method]", method)],
+    )
+    .await;
+    let product = form("/v1/products", vec![("name", "Pro".into())]).await;
+    let plan = form(
+        "/v1/plans",
+        vec![
+            ("product", product["id"].as_str().unwrap().into()),
+            ("amount", "4900".into()),
+            ("currency", "usd".into()),
+            ("interval", "month".into()),
+        ],
+    )
+    .await;
+    let subscription = form(
+        "/v1/subscriptions",
+        vec![
+            ("customer", customer),
+            ("items[0][plan]", plan["id"].as_str().unwrap().into()),
+        ],
+    )
+    .await;
+    let invoice_id = subscription["latest_invoice"].as_str().unwrap().to_owned();
+    let invoice: serde_json::Value = http
+        .get(format!("{}/v1/invoices/{invoice_id}", stripe.base_url()))
+        .basic_auth(key, Some(""))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let intent_before = invoice["payment_intent"].clone();
+
+    let token = "424243:peer-loop-token";
+    let config = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+[storage]
+url = "{{url}}"
+[stripe]
+webhook_secrets = ["{SECRET}"]
+api_key = "{key}"
+api_base_url = "{stripe}"
+[telegram]
+bot_token = "{token}"
+api_base_url = "{telegram}"
+[roles.finance]
+telegram_users = [42]
+[[receivers]]
+name = "alice"
+telegram = {{ chat_id = 42 }}
+[route]
+receiver = "alice"
+"#,
+        stripe = stripe.base_url(),
+        telegram = telegram.base_url(),
+    );
+    let database = TestDatabase::create(Backend::Sqlite).await;
+    let config = config.replace("{url}", &database.url);
+    let app = start_app_with_config(database, &config).await;
+    let event = json!({
+        "id": "evt_1PeerLoop000000000000000", "object": "event", "type": "invoice.payment_failed",
+        "api_version": "2024-06-20", "created": now(), "livemode": false, "pending_webhooks": 1,
+        "request": { "id": null, "idempotency_key": null },
+        "data": { "object": invoice }
+    });
+    assert_eq!(
+        app.post_event("/webhooks/stripe", &event, SECRET).await.0,
+        200
+    );
+
+    let history = || {
+        let http = http.clone();
+        let url = format!("{}/getUpdatesHistory", telegram.base_url());
+        async move {
+            let history: serde_json::Value = http
+                .post(url)
+                .json(&json!({ "token": token }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            history["result"].as_array().cloned().unwrap_or_default()
+        }
+    };
+    let button = |message: &serde_json::Value, prefix: &str| -> Option<(i64, String)> {
+        let id = message["messageId"].as_i64()?;
+        message["message"]["reply_markup"]["inline_keyboard"]
+            .as_array()?
+            .iter()
+            .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+            .find(|b| b["text"].as_str().is_some_and(|t| t.starts_with(prefix)))
+            .and_then(|b| Some((id, b["callback_data"].as_str()?.to_owned())))
+    };
+    let press = |message_id: i64, data: String| {
+        let http = http.clone();
+        let url = format!("{}/sendCallback", telegram.base_url());
+        async move {
+            let body = json!({
+                "botToken": token,
+                "from": { "id": 42, "is_bot": false, "first_name": "Alice", "username": "alice" },
+                "message": { "message_id": message_id, "chat": { "id": 42, "type": "private", "first_name": "Alice" } },
+                "data": data
+            });
+            assert!(
+                http.post(url)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .is_success()
+            );
+        }
+    };
+
+    let (message_id, retry) = eventually(30, "the card with its keyboard", || async {
+        history()
+            .await
+            .iter()
+            .find_map(|m| button(m, "Retry payment"))
+    })
+    .await;
+    press(message_id, retry.clone()).await;
+    let (_, confirm) = eventually(30, "the confirmation", || async {
+        history()
+            .await
+            .iter()
+            .find_map(|m| button(m, "Retry payment").filter(|(_, d)| d.starts_with("c:")))
+    })
+    .await;
+    assert_eq!(confirm, format!("c:{retry}"));
+    press(message_id, confirm).await;
+    let edited = eventually(30, "the card edited with the outcome", || async {
+        history().await.into_iter().find(|m| {
+            m["message"]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("Retried by @alice"))
+        })
+    })
+    .await;
+    let text = edited["message"]["text"].as_str().unwrap();
+    assert!(!text.contains("jenny.rosen@example.com"));
+    let after: serde_json::Value = http
+        .get(format!("{}/v1/invoices/{invoice_id}", stripe.base_url()))
+        .basic_auth(key, Some(""))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // localstripe makes a new PaymentIntent for each `POST /v1/invoices/{id}/pay`.
+    assert_ne!(
+        after["payment_intent"], intent_before,
+        "localstripe was asked to pay"
+    );
+    assert!(text.contains("Retried by @alice"), "{text}");
+    let audit = app.state.store.audit(10).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.platform == "telegram" && a.action == "retry_payment" && a.user_id == "42")
+    );
+    app.stop().await;
+}

@@ -29,7 +29,7 @@ pub fn installed() -> bool {
     present
 }
 
-/// The Python of the PyPI peers' virtual environment (slack_sdk, PyNaCl).
+/// The Python of the PyPI peers' virtual environment (slack_sdk, PyNaCl, localstripe).
 pub fn python() -> PathBuf {
     peers_dir().join(".venv/bin/python")
 }
@@ -136,5 +136,20 @@ pub async fn prism_discord() -> Peer {
         .expect("start prism");
     let peer = Peer { child, port };
     wait_until_listening(port, Duration::from_secs(120), "prism").await;
+    peer
+}
+
+/// Starts localstripe on 127.0.0.1.
+pub async fn localstripe() -> Peer {
+    let port = free_port();
+    let child = Command::new(python())
+        .arg(peers_dir().join("localstripe_peer.py"))
+        .arg(port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start localstripe");
+    let peer = Peer { child, port };
+    wait_until_listening(port, Duration::from_secs(30), "localstripe").await;
     peer
 }
