@@ -3,7 +3,8 @@
 //! Every request is verified first: Ed25519 over `X-Signature-Timestamp` +
 //! body with the application's public key (serenity's `Verifier`); a bad or
 //! missing signature gets 401, as Discord requires (it sends invalid ones on
-//! purpose to test the endpoint). `PING` gets `PONG`. A button press is
+//! purpose to test the endpoint); so does a signed timestamp more than 5
+//! minutes away, against replays. `PING` gets `PONG`. A button press is
 //! checked at once (a refusal is an ephemeral reply); otherwise it is
 //! acknowledged with `DEFERRED_UPDATE_MESSAGE` within Discord's 3 seconds,
 //! and the work goes on after: a two-step Confirm / Cancel edit for actions
@@ -30,6 +31,8 @@ use crate::http::AppState;
 const PING: u64 = 1;
 /// Interaction type `MESSAGE_COMPONENT`.
 const MESSAGE_COMPONENT: u64 = 3;
+/// Replay window for `X-Signature-Timestamp`, in seconds.
+const MAX_SKEW_SECONDS: i64 = 300;
 /// Message flag `EPHEMERAL`.
 const EPHEMERAL: u64 = 64;
 
@@ -77,6 +80,19 @@ pub async fn interactions(
     if verifier.verify(signature, timestamp, &body).is_err() {
         tracing::warn!("Discord interaction refused: bad signature");
         return (StatusCode::UNAUTHORIZED, "invalid request signature\n").into_response();
+    }
+    // The timestamp is signed; a replayed request is refused after 5 minutes, as Slack's are.
+    let fresh = timestamp
+        .trim()
+        .parse::<i64>()
+        .is_ok_and(|at| (chrono::Utc::now().timestamp() - at).abs() <= MAX_SKEW_SECONDS);
+    if !fresh {
+        tracing::warn!("Discord interaction refused: stale timestamp");
+        return (
+            StatusCode::UNAUTHORIZED,
+            "timestamp outside the 5-minute window\n",
+        )
+            .into_response();
     }
     let Ok(interaction) = serde_json::from_slice::<Value>(&body) else {
         return (StatusCode::BAD_REQUEST, "not a JSON interaction\n").into_response();

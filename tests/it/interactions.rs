@@ -580,6 +580,24 @@ async fn telegram_webhook_press_confirm_then_act_once() {
     // Forged: wrong or missing secret token.
     assert_eq!(s.press(42, &retry, Some("wrong")).await, 401);
     assert_eq!(s.press(42, &retry, None).await, 401);
+    // Authentic, but a token we never issued: an alert, nothing else.
+    assert_eq!(
+        s.press(
+            42,
+            "t00000000000000000000000000000000",
+            Some(TELEGRAM_SECRET)
+        )
+        .await,
+        200
+    );
+    let unknown = s.answers(1).await;
+    assert_eq!(unknown[0]["show_alert"], json!(true));
+    assert!(
+        unknown[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("unknown token")
+    );
 
     // Step one: the card asks, showing the amount and the redacted customer.
     assert_eq!(s.press(42, &retry, Some(TELEGRAM_SECRET)).await, 200);
@@ -622,10 +640,10 @@ async fn telegram_webhook_press_confirm_then_act_once() {
     .await;
     assert!(done.body["text"].as_str().unwrap().contains("paid ✅"));
     assert_eq!(s.press(42, &confirm, Some(TELEGRAM_SECRET)).await, 200);
-    let answers = s.answers(3).await;
-    assert_eq!(answers[2]["show_alert"], json!(true));
+    let answers = s.answers(4).await;
+    assert_eq!(answers[3]["show_alert"], json!(true));
     assert!(
-        answers[2]["text"]
+        answers[3]["text"]
             .as_str()
             .unwrap()
             .starts_with("Already done")
@@ -635,9 +653,9 @@ async fn telegram_webhook_press_confirm_then_act_once() {
     // Someone not in finance: an alert, nothing in Stripe, audited.
     let acknowledge = s.data("Acknowledge");
     assert_eq!(s.press(7, &acknowledge, Some(TELEGRAM_SECRET)).await, 200);
-    let answers = s.answers(4).await;
-    assert_eq!(answers[3]["show_alert"], json!(true));
-    assert!(answers[3]["text"].as_str().unwrap().contains("not allowed"));
+    let answers = s.answers(5).await;
+    assert_eq!(answers[4]["show_alert"], json!(true));
+    assert!(answers[4]["text"].as_str().unwrap().contains("not allowed"));
     assert_eq!(s.stripe.state.received().len(), 1);
     let audit = s.app.state.store.audit(10).await.unwrap();
     assert!(
@@ -803,8 +821,12 @@ impl DiscordSetup {
     }
 
     async fn send(&self, body: &str, key: &ed25519_dalek::SigningKey) -> (u16, Value) {
+        self.send_at(body, key, now()).await
+    }
+
+    async fn send_at(&self, body: &str, key: &ed25519_dalek::SigningKey, at: i64) -> (u16, Value) {
         use ed25519_dalek::Signer;
-        let timestamp = now().to_string();
+        let timestamp = at.to_string();
         let signature = key.sign(format!("{timestamp}{body}").as_bytes());
         let response = self
             .app
