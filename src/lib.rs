@@ -93,6 +93,14 @@ pub async fn run_with(
         chats.clone(),
     ));
     state.interact = Some(interact.clone());
+    // Slack clicks over Socket Mode, when an app token is configured.
+    let socket_mode = state.config.slack.app_token.as_ref().map(|_| {
+        tokio::spawn(interact::socket_mode::run(
+            state.config.slack.clone(),
+            interact.clone(),
+            stopped.clone(),
+        ))
+    });
     // Telegram clicks and commands: long polling unless a webhook secret is configured.
     let stopped_poll = stopped.clone();
     let poller = match (
@@ -122,6 +130,9 @@ pub async fn run_with(
     let _ = delivery.await;
     if let Some(poller) = poller {
         let _ = poller.await;
+    }
+    if let Some(socket_mode) = socket_mode {
+        let _ = socket_mode.await;
     }
     Ok(served?)
 }

@@ -46,6 +46,13 @@ pub struct SlackFile {
     pub signing_secret_env: Option<String>,
     /// File holding the signing secret.
     pub signing_secret_file: Option<PathBuf>,
+    /// Socket Mode: an app-level token (`xapp-…`, scope `connections:write`);
+    /// button clicks then arrive over a WebSocket, with no public URL.
+    pub app_token: Option<Secret>,
+    /// Name of the environment variable holding the app token.
+    pub app_token_env: Option<String>,
+    /// File holding the app token.
+    pub app_token_file: Option<PathBuf>,
 }
 
 /// `[discord]`.
@@ -277,6 +284,8 @@ pub struct SlackConfig {
     pub api_base_url: String,
     /// Verifies `POST /interactions/slack`.
     pub signing_secret: Option<Secret>,
+    /// Socket Mode's app-level token.
+    pub app_token: Option<Secret>,
 }
 
 /// Validated `[discord]`.
@@ -401,10 +410,29 @@ impl SlackFile {
             env,
             errors,
         );
+        let app_token = resolve_one_secret(
+            self.app_token.as_ref(),
+            self.app_token_env.as_deref(),
+            self.app_token_file.as_deref(),
+            &path,
+            "app_token",
+            env,
+            errors,
+        );
+        if app_token
+            .as_ref()
+            .is_some_and(|t| !t.expose().starts_with("xapp-"))
+        {
+            errors.push(
+                path.key("app_token"),
+                "is not an app-level token (those start with \"xapp-\"); the value is not shown",
+            );
+        }
         SlackConfig {
             bot_token,
             incoming_webhook_url,
             signing_secret,
+            app_token,
             api_base_url: base_url(
                 self.api_base_url.as_deref(),
                 SLACK_API_URL,

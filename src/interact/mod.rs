@@ -13,6 +13,7 @@
 
 pub mod discord;
 pub mod slack;
+pub mod socket_mode;
 pub mod telegram;
 
 use std::sync::Arc;

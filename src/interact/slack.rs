@@ -145,7 +145,7 @@ pub async fn interactions(
 }
 
 /// Runs a click after the acknowledgement; a notice goes to `response_url`.
-async fn run_click(interact: Arc<Interact>, click: Click, response_url: Option<String>) {
+pub(super) async fn run_click(interact: Arc<Interact>, click: Click, response_url: Option<String>) {
     let notice = match interact.click(&click).await {
         Ok(ClickOutcome::Done(_)) => return,
         Ok(ClickOutcome::Refused(text) | ClickOutcome::Approved(text)) => text,

@@ -256,6 +256,7 @@ async fn adapters_edit_what_they_posted() {
         incoming_webhook_url: None,
         api_base_url: format!("{}/api", slack_fake.base_url()),
         signing_secret: None,
+        app_token: None,
     })
     .unwrap();
     let telegram_fake = fakes::telegram().await;

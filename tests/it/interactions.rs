@@ -55,11 +55,20 @@ struct Setup {
 }
 
 async fn setup(extra: &str) -> Setup {
+    setup_with(extra, "", None).await
+}
+
+/// [`setup`] with more `[slack]` keys, and a Socket Mode URL for the fake to hand out.
+async fn setup_with(extra: &str, slack_extra: &str, ws_url: Option<String>) -> Setup {
     let slack = fakes::slack().await;
+    *slack.state.ws_url.lock().unwrap() = ws_url;
     let stripe = fakes::stripe().await;
     let database = TestDatabase::create(Backend::Sqlite).await;
     let extra = extra.replace("{SLACK}", &slack.base_url());
-    let text = config(&database, &slack, &stripe, &extra);
+    let text = config(&database, &slack, &stripe, &extra).replace(
+        &format!("signing_secret = \"{SIGNING_SECRET}\""),
+        &format!("signing_secret = \"{SIGNING_SECRET}\"\n{slack_extra}"),
+    );
     let app = start_app_with_config(database, &text).await;
     let event = event("invoice.payment_failed");
     assert_eq!(
@@ -1168,5 +1177,104 @@ async fn take_it_assigns_and_posts_the_case_to_the_ticket_webhook() {
         assert!(!text.contains(pii), "no customer PII in the ticket: {pii}");
     }
     assert_eq!(s.stripe_calls(), 0);
+    s.app.stop().await;
+}
+
+// --------------------------------------------------------- Slack Socket Mode
+
+/// A fake Socket Mode endpoint: says hello, sends the envelopes the test
+/// queues, and collects the client's acknowledgements.
+struct SocketModeFake {
+    url: String,
+    envelopes: tokio::sync::mpsc::UnboundedSender<Value>,
+    acks: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+async fn socket_mode_fake() -> SocketModeFake {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/link", listener.local_addr().unwrap());
+    let (envelopes, mut queue) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let acks = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = acks.clone();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+        let hello = json!({ "type": "hello", "num_connections": 1,
+            "debug_info": { "host": "applink-fake", "approximate_connection_time": 3600 },
+            "connection_info": { "app_id": "A0FAKE" } });
+        ws.send(Message::text(hello.to_string())).await.unwrap();
+        loop {
+            tokio::select! {
+                Some(envelope) = queue.recv() => ws.send(Message::text(envelope.to_string())).await.unwrap(),
+                Some(Ok(message)) = ws.next() => {
+                    if let Message::Text(text) = message
+                        && let Ok(ack) = serde_json::from_str::<Value>(text.as_str())
+                    {
+                        seen.lock().unwrap().push(ack);
+                    }
+                }
+                else => break,
+            }
+        }
+    });
+    SocketModeFake {
+        url,
+        envelopes,
+        acks,
+    }
+}
+
+#[tokio::test]
+async fn slack_socket_mode_clicks_act_without_a_public_url() {
+    let socket = socket_mode_fake().await;
+    let s = setup_with(
+        "",
+        "app_token = \"xapp-1-A0FAKE-test\"",
+        Some(socket.url.clone()),
+    )
+    .await;
+    let token = s.token("retry_payment");
+    let envelope = |id: &str, user: &str| {
+        json!({
+            "envelope_id": id,
+            "type": "interactive",
+            "accepts_response_payload": false,
+            "payload": {
+                "type": "block_actions",
+                "team": { "id": "T0FAKE", "domain": "acme" },
+                "user": { "id": user, "username": user.to_lowercase(), "team_id": "T0FAKE" },
+                "api_app_id": "A0FAKE",
+                "trigger_id": "1.2.3",
+                "container": { "type": "message", "message_ts": "1700000000.000001", "channel_id": "C0FIN", "is_ephemeral": false },
+                "channel": { "id": "C0FIN", "name": "finance" },
+                "response_url": format!("{}/response/{user}", s.slack.base_url()),
+                "actions": [{ "type": "button", "action_id": "retry_payment", "block_id": "b1", "value": token, "action_ts": "1700000001.000001" }]
+            }
+        })
+    };
+    socket.envelopes.send(envelope("env-1", "U_ALICE")).unwrap();
+    let update = eventually(20, "the card updated through Socket Mode", || async {
+        s.slack.state.posts("chat.update").into_iter().next()
+    })
+    .await;
+    assert!(
+        update.body.to_string().contains("Retried by @u_alice"),
+        "{}",
+        update.body
+    );
+    // Slack redelivers the envelope: still one Stripe call.
+    socket.envelopes.send(envelope("env-1", "U_ALICE")).unwrap();
+    socket.envelopes.send(envelope("env-2", "U_BOB")).unwrap();
+    let notices = s.notice_for("U_BOB", 1).await;
+    assert!(notices[0].contains("not allowed"), "{notices:?}");
+    s.notice_for("U_ALICE", 1).await;
+    assert_eq!(s.stripe_calls(), 1);
+    let acks = socket.acks.lock().unwrap().clone();
+    assert!(
+        acks.iter().any(|a| a["envelope_id"] == json!("env-1")),
+        "envelopes are acknowledged: {acks:?}"
+    );
     s.app.stop().await;
 }

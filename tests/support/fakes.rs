@@ -68,6 +68,8 @@ pub struct FakeState {
     nonces: Mutex<HashMap<String, u64>>,
     /// Channels that do not exist.
     pub missing: Mutex<HashSet<String>>,
+    /// The Socket Mode WebSocket URL `apps.connections.open` hands out.
+    pub ws_url: Mutex<Option<String>>,
     /// Telegram updates waiting for `getUpdates`.
     pub updates: Mutex<VecDeque<Value>>,
     /// Enforce no rate limit (for latency measurements where no budget is the bottleneck).
@@ -285,11 +287,20 @@ async fn slack_method(
         state.record(status);
         return slack_fault(&state, status);
     }
-    let authorised = headers
+    let auth = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == format!("Bearer {SLACK_TOKEN}"));
-    if !authorised {
+        .unwrap_or_default();
+    if method == "apps.connections.open" {
+        let url = state.ws_url.lock().unwrap().clone();
+        return match url {
+            Some(url) if auth.starts_with("Bearer xapp-") => {
+                axum::Json(json!({ "ok": true, "url": url })).into_response()
+            }
+            _ => slack_error("invalid_auth"),
+        };
+    }
+    if auth != format!("Bearer {SLACK_TOKEN}") {
         state.record(200);
         return slack_error("invalid_auth");
     }
