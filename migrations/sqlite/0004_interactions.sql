@@ -5,6 +5,7 @@
 CREATE TABLE action_tokens (
     token         TEXT    PRIMARY KEY,
     action        TEXT    NOT NULL,
+    label         TEXT    NOT NULL DEFAULT '',
     delivery_id   INTEGER NOT NULL,
     event_seq     INTEGER NOT NULL REFERENCES events (seq),
     receiver      TEXT    NOT NULL,

@@ -80,6 +80,9 @@ impl fmt::Display for ActionKind {
     }
 }
 
+/// The most names "Assign…" offers (with Cancel, within Discord's 25 buttons).
+pub const MAX_ASSIGNEES: usize = 20;
+
 /// `[roles.NAME]`: the people in a role, per platform.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
@@ -120,6 +123,8 @@ pub struct InteractionsFile {
     /// A helpdesk URL: `assign` (Take it, Create ticket) also POSTs the case
     /// there as JSON (event, object, Dashboard link, assignee).
     pub ticket_webhook: Option<String>,
+    /// The people and queues an "Assign…" button offers, e.g. `["@alice", "billing-queue"]`.
+    pub assignees: Vec<String>,
 }
 
 impl Default for InteractionsFile {
@@ -127,6 +132,7 @@ impl Default for InteractionsFile {
         Self {
             token_ttl: Duration::from_secs(14 * 24 * 3600),
             ticket_webhook: None,
+            assignees: Vec::new(),
         }
     }
 }
@@ -155,6 +161,8 @@ pub struct InteractionsConfig {
     pub token_ttl: Duration,
     /// Where `assign` posts the case, if anywhere.
     pub ticket_webhook: Option<String>,
+    /// What "Assign…" offers.
+    pub assignees: Vec<String>,
 }
 
 /// Who pressed a button, as the platform says.
@@ -276,6 +284,24 @@ pub(super) fn validate(
             "must be at least 1m, or the buttons expire before anyone can press them",
         );
     }
+    if interactions.assignees.len() > MAX_ASSIGNEES {
+        errors.push(
+            root.key("interactions").key("assignees"),
+            format!(
+                "at most {MAX_ASSIGNEES}: they become buttons, and Discord allows 25 per message"
+            ),
+        );
+    }
+    if let Some(index) = interactions
+        .assignees
+        .iter()
+        .position(|a| a.trim().is_empty())
+    {
+        errors.push(
+            root.key("interactions").key("assignees").index(index),
+            "must not be empty",
+        );
+    }
     if let Some(url) = &interactions.ticket_webhook
         && !(url.starts_with("https://") || url.starts_with("http://"))
     {
@@ -289,5 +315,6 @@ pub(super) fn validate(
         actions: policies,
         token_ttl: interactions.token_ttl,
         ticket_webhook: interactions.ticket_webhook.clone(),
+        assignees: interactions.assignees.clone(),
     }
 }

@@ -23,7 +23,7 @@ use serenity::http::{Http, HttpBuilder};
 use serenity::interactions_endpoint::Verifier;
 use serenity::model::id::ApplicationId;
 
-use super::{CANCEL_PREFIX, CONFIRM_PREFIX, Click, ClickOutcome};
+use super::{Click, ClickOutcome, Press};
 use crate::config::DiscordConfig;
 use crate::http::AppState;
 
@@ -132,6 +132,7 @@ pub async fn interactions(
         mention: format!("@{handle}"),
         discord_roles: roles.clone(),
         token: token.to_owned(),
+        pick: None,
     };
     let followup = Followup {
         http: followup_http(&state.config.discord),
@@ -141,41 +142,29 @@ pub async fn interactions(
         token: interaction["token"].as_str().unwrap_or_default().to_owned(),
     };
 
-    if let Some(token) = data.strip_prefix(CANCEL_PREFIX) {
-        let token = token.to_owned();
-        tokio::spawn(async move {
-            if let Err(error) = interact.cancel(&token).await {
-                tracing::warn!(error = %crate::telemetry::chain(&error), "cannot restore a Discord card");
-            }
-        });
-        return Json(json!({ "type": 6 })).into_response();
-    }
-    let confirming = data.strip_prefix(CONFIRM_PREFIX);
-    let token = confirming.unwrap_or(&data).to_owned();
     // The checks are quick: a refusal is answered right away, privately.
-    match interact.preflight(&click(&token)).await {
-        Ok(Some(notice)) => return ephemeral(&notice),
-        Ok(None) => {}
-        Err(error) => {
-            tracing::error!(error = %crate::telemetry::chain(&error), "Discord click failed on a store error");
-            return ephemeral("Something went wrong on our side; nothing was done. Try again.");
+    let token = match Press::parse(&data) {
+        Press::Button(token)
+        | Press::Confirm(token)
+        | Press::Cancel(token)
+        | Press::Pick(_, token) => token.to_owned(),
+    };
+    if !matches!(Press::parse(&data), Press::Cancel(_)) {
+        match interact.preflight(&click(&token)).await {
+            Ok(Some(notice)) => return ephemeral(&notice),
+            Ok(None) => {}
+            Err(error) => {
+                tracing::error!(error = %crate::telemetry::chain(&error), "Discord click failed on a store error");
+                return ephemeral("Something went wrong on our side; nothing was done. Try again.");
+            }
         }
     }
-    let ask = confirming.is_none() && interact.needs_confirmation(&token).await.unwrap_or(true);
-    let click = click(&token);
+    let click = click(&data);
     tokio::spawn(async move {
-        let notice = if ask {
-            match interact.ask_confirmation(&click).await {
-                Ok(Ok(())) => None,
-                Ok(Err(notice)) => Some(notice),
-                Err(error) => Some(format!("Something went wrong: {error}")),
-            }
-        } else {
-            match interact.click(&click).await {
-                Ok(ClickOutcome::Done(_)) => None,
-                Ok(ClickOutcome::Approved(text) | ClickOutcome::Refused(text)) => Some(text),
-                Err(error) => Some(format!("Something went wrong: {error}")),
-            }
+        let notice = match interact.press(click, &data, false).await {
+            Ok(ClickOutcome::Done(_) | ClickOutcome::Asked | ClickOutcome::Cancelled) => None,
+            Ok(ClickOutcome::Approved(text) | ClickOutcome::Refused(text)) => Some(text),
+            Err(error) => Some(format!("Something went wrong: {error}")),
         };
         if let Some(notice) = notice {
             followup.send(&notice).await;

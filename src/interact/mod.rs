@@ -64,6 +64,7 @@ pub async fn arm(
         tokens.push(NewToken {
             token: token.clone(),
             action: kind.name().to_owned(),
+            label: action.label.clone(),
             delivery_id,
             event_seq,
             receiver: receiver.name.clone(),
@@ -119,6 +120,8 @@ pub struct Click {
     pub discord_roles: Vec<String>,
     /// The token the button carried.
     pub token: String,
+    /// For "Assign…": which of `[interactions] assignees` was picked.
+    pub pick: Option<usize>,
 }
 
 impl Click {
@@ -160,6 +163,10 @@ pub enum ClickOutcome {
     Approved(String),
     /// The action ran; the card was updated with the outcome.
     Done(String),
+    /// The card now asks (Confirm / Cancel, or the assignees).
+    Asked,
+    /// The question was cancelled; the card has its buttons back.
+    Cancelled,
 }
 
 /// The interaction service of a process.
@@ -469,13 +476,16 @@ impl Interact {
             ActionKind::MarkUncollectible => ("mark_uncollectible", "Marked uncollectible"),
             ActionKind::VoidInvoice => ("void", "Voided"),
             ActionKind::Assign => {
+                let picked = click
+                    .pick
+                    .and_then(|i| self.config.interactions.assignees.get(i));
+                let taken = match picked {
+                    Some(name) => format!("Assigned to {name} by {who} at {at}"),
+                    None => format!("Taken by {who} at {at}"),
+                };
+                let assignee = picked.map_or(who.as_str(), String::as_str);
                 let Some(url) = &self.config.interactions.ticket_webhook else {
-                    return (
-                        format!("Taken by {who} at {at}"),
-                        "done",
-                        "assigned to the clicker".to_owned(),
-                        None,
-                    );
+                    return (taken, "done", format!("assigned to {assignee}"), None);
                 };
                 // The case, as the helpdesk needs it: ids and links, no customer PII.
                 let case = serde_json::json!({
@@ -485,7 +495,8 @@ impl Interact {
                     "livemode": view.livemode,
                     "amount": view.amount.as_ref().map(|a| a.display.clone()),
                     "dashboard_url": view.dashboard_url,
-                    "assignee": who,
+                    "assignee": assignee,
+                    "assigned_by": who,
                     "assignee_platform": click.platform,
                     "assignee_id": click.user_id,
                 });
@@ -501,14 +512,14 @@ impl Interact {
                     .await;
                 return match answer {
                     Ok(response) if response.status().is_success() => (
-                        format!("Taken by {who} at {at} · ticket created"),
+                        format!("{taken} · ticket created"),
                         "done",
                         "assigned; ticket posted".to_owned(),
                         None,
                     ),
                     Ok(response) => (
                         format!(
-                            "Taken by {who} at {at} · the ticket failed (HTTP {})",
+                            "{taken} · the ticket failed (HTTP {})",
                             response.status().as_u16()
                         ),
                         "failed",
@@ -694,6 +705,36 @@ impl Interact {
                     },
                 ];
             }
+            CardState::Picking => {
+                card.fields.insert(
+                    0,
+                    Field {
+                        label: "Assign to".to_owned(),
+                        value: "Pick a person or queue.".to_owned(),
+                    },
+                );
+                card.actions = self
+                    .config
+                    .interactions
+                    .assignees
+                    .iter()
+                    .enumerate()
+                    .map(|(index, name)| Action {
+                        action: format!("pick_{index}"),
+                        label: name.clone(),
+                        style: ButtonStyle::Default,
+                        token: Some(format!("{PICK_PREFIX}{index}:{}", token.token.token)),
+                        confirm: None,
+                    })
+                    .chain(std::iter::once(Action {
+                        action: "cancel".to_owned(),
+                        label: "Cancel".to_owned(),
+                        style: ButtonStyle::Default,
+                        token: Some(format!("{CANCEL_PREFIX}{}", token.token.token)),
+                        confirm: None,
+                    }))
+                    .collect();
+            }
             CardState::Open => {}
         }
         let message = Outbound {
@@ -717,6 +758,71 @@ impl Interact {
         self.update_card(&checked.live, &checked.view, CardState::Confirming)
             .await;
         Ok(Ok(()))
+    }
+
+    /// First step of "Assign…": checks the click, then edits the card to offer
+    /// the assignees. `Err` carries the private notice.
+    pub async fn ask_pick(&self, click: &Click) -> Result<Result<(), String>, StoreError> {
+        let checked = match self.check(click).await? {
+            Ok(checked) => checked,
+            Err(notice) => return Ok(Err(notice)),
+        };
+        self.update_card(&checked.live, &checked.view, CardState::Picking)
+            .await;
+        Ok(Ok(()))
+    }
+
+    /// Whether a token's button is an "Assign…" picker (an `assign` button
+    /// whose label ends in `…`, with `[interactions] assignees` configured).
+    pub async fn is_picker(&self, token: &str) -> Result<bool, StoreError> {
+        if self.config.interactions.assignees.is_empty() {
+            return Ok(false);
+        }
+        Ok(self.lookup(token).await?.is_some_and(|t| {
+            t.token.action == ActionKind::Assign.name()
+                && (t.token.label.ends_with('…') || t.token.label.ends_with("..."))
+        }))
+    }
+
+    /// Handles a press on a platform whose buttons ask in two steps (Discord,
+    /// Telegram; Slack too for "Assign…", as its confirm dialog cannot pick).
+    /// `native_confirm` means the platform already asked (Slack's dialog).
+    pub async fn press(
+        &self,
+        mut click: Click,
+        data: &str,
+        native_confirm: bool,
+    ) -> Result<ClickOutcome, StoreError> {
+        match Press::parse(data) {
+            Press::Cancel(token) => {
+                self.cancel(token).await?;
+                Ok(ClickOutcome::Cancelled)
+            }
+            Press::Pick(index, token) => {
+                click.token = token.to_owned();
+                click.pick = Some(index);
+                self.click(&click).await
+            }
+            Press::Confirm(token) => {
+                click.token = token.to_owned();
+                self.click(&click).await
+            }
+            Press::Button(token) => {
+                click.token = token.to_owned();
+                let asked = if self.is_picker(token).await? {
+                    Some(self.ask_pick(&click).await?)
+                } else if !native_confirm && self.needs_confirmation(token).await? {
+                    Some(self.ask_confirmation(&click).await?)
+                } else {
+                    None
+                };
+                match asked {
+                    Some(Ok(())) => Ok(ClickOutcome::Asked),
+                    Some(Err(notice)) => Ok(ClickOutcome::Refused(notice)),
+                    None => self.click(&click).await,
+                }
+            }
+        }
     }
 
     /// Cancel of a two-step confirmation: the card gets its buttons back.
@@ -748,6 +854,8 @@ enum CardState<'a> {
     Outcome(&'a str),
     /// A question: Confirm / Cancel.
     Confirming,
+    /// "Assign…": one button per assignee, and Cancel.
+    Picking,
     /// The buttons again.
     Open,
 }
@@ -756,3 +864,38 @@ enum CardState<'a> {
 pub const CONFIRM_PREFIX: &str = "c:";
 /// The button payload prefix of a cancelling click.
 pub const CANCEL_PREFIX: &str = "x:";
+/// The button payload prefix of a pick in "Assign…": `p{index}:{token}`.
+pub const PICK_PREFIX: &str = "p";
+
+/// What a button's payload asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Press<'a> {
+    /// The button itself.
+    Button(&'a str),
+    /// Confirm of a two-step confirmation.
+    Confirm(&'a str),
+    /// Cancel of a confirmation or a picker.
+    Cancel(&'a str),
+    /// One name of the "Assign…" picker.
+    Pick(usize, &'a str),
+}
+
+impl<'a> Press<'a> {
+    /// Reads a button payload.
+    pub fn parse(data: &'a str) -> Self {
+        if let Some(token) = data.strip_prefix(CONFIRM_PREFIX) {
+            return Self::Confirm(token);
+        }
+        if let Some(token) = data.strip_prefix(CANCEL_PREFIX) {
+            return Self::Cancel(token);
+        }
+        if let Some((index, token)) = data
+            .strip_prefix(PICK_PREFIX)
+            .and_then(|rest| rest.split_once(':'))
+            && let Ok(index) = index.parse()
+        {
+            return Self::Pick(index, token);
+        }
+        Self::Button(data)
+    }
+}

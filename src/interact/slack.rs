@@ -138,6 +138,7 @@ pub async fn interactions(
             mention: format!("@{handle}"),
             discord_roles: Vec::new(),
             token: token.to_owned(),
+            pick: None,
         };
         tokio::spawn(run_click(interact.clone(), click, response_url.clone()));
     }
@@ -146,8 +147,10 @@ pub async fn interactions(
 
 /// Runs a click after the acknowledgement; a notice goes to `response_url`.
 pub(super) async fn run_click(interact: Arc<Interact>, click: Click, response_url: Option<String>) {
-    let notice = match interact.click(&click).await {
-        Ok(ClickOutcome::Done(_)) => return,
+    // Slack's own confirm dialog already asked; "Assign…" still picks on the card.
+    let data = click.token.clone();
+    let notice = match interact.press(click, &data, true).await {
+        Ok(ClickOutcome::Done(_) | ClickOutcome::Asked | ClickOutcome::Cancelled) => return,
         Ok(ClickOutcome::Refused(text) | ClickOutcome::Approved(text)) => text,
         Err(error) => {
             tracing::error!(error = %crate::telemetry::chain(&error), "click failed on a store error");

@@ -106,6 +106,7 @@ async fn on_interaction(
             mention: format!("@{handle}"),
             discord_roles: Vec::new(),
             token,
+            pick: None,
         };
         // slack-morphism acknowledges the envelope when this returns: run the click after.
         tokio::spawn(super::slack::run_click(

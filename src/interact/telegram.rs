@@ -21,7 +21,7 @@ use teloxide::prelude::Requester;
 use teloxide::types::CallbackQueryId;
 use tokio::sync::watch;
 
-use super::{CANCEL_PREFIX, CONFIRM_PREFIX, Click, ClickOutcome, Interact};
+use super::{Click, ClickOutcome, Interact};
 use crate::config::TelegramConfig;
 use crate::http::AppState;
 
@@ -196,39 +196,20 @@ pub async fn handle_update(interact: &Interact, bot: &teloxide::Bot, update: &Va
         mention: format!("@{handle}"),
         discord_roles: Vec::new(),
         token: token.to_owned(),
+        pick: None,
     };
-    let answer = if let Some(token) = data.strip_prefix(CANCEL_PREFIX) {
-        match interact.cancel(token).await {
-            Ok(()) => ("Cancelled; nothing was done.".to_owned(), false),
-            Err(error) => (format!("Something went wrong: {error}"), true),
-        }
-    } else {
-        let confirming = data.strip_prefix(CONFIRM_PREFIX);
-        let token = confirming.unwrap_or(data);
-        let result = match interact.needs_confirmation(token).await {
-            Ok(true) if confirming.is_none() => {
-                match interact.ask_confirmation(&click(token)).await {
-                    Ok(Ok(())) => Ok(ClickOutcome::Approved(
-                        "Confirm or cancel on the card.".to_owned(),
-                    )),
-                    Ok(Err(notice)) => Ok(ClickOutcome::Refused(notice)),
-                    Err(error) => Err(error),
-                }
-            }
-            Ok(_) => interact.click(&click(token)).await,
-            Err(error) => Err(error),
-        };
-        match result {
-            Ok(ClickOutcome::Done(outcome)) => (outcome, false),
-            Ok(ClickOutcome::Approved(text)) => (text, false),
-            Ok(ClickOutcome::Refused(text)) => (text, true),
-            Err(error) => {
-                tracing::error!(error = %crate::telemetry::chain(&error), "Telegram click failed on a store error");
-                (
-                    "Something went wrong on our side; nothing was done.".to_owned(),
-                    true,
-                )
-            }
+    let answer = match interact.press(click(data), data, false).await {
+        Ok(ClickOutcome::Done(outcome)) => (outcome, false),
+        Ok(ClickOutcome::Asked) => ("Choose on the card.".to_owned(), false),
+        Ok(ClickOutcome::Cancelled) => ("Cancelled; nothing was done.".to_owned(), false),
+        Ok(ClickOutcome::Approved(text)) => (text, false),
+        Ok(ClickOutcome::Refused(text)) => (text, true),
+        Err(error) => {
+            tracing::error!(error = %crate::telemetry::chain(&error), "Telegram click failed on a store error");
+            (
+                "Something went wrong on our side; nothing was done.".to_owned(),
+                true,
+            )
         }
     };
     let (text, alert) = answer;

@@ -19,6 +19,8 @@ pub struct NewToken {
     pub token: String,
     /// The action name.
     pub action: String,
+    /// The button's label (an `assign` button whose label ends in `…` opens the picker).
+    pub label: String,
     /// The delivery whose message carries the button.
     pub delivery_id: i64,
     /// The event.
@@ -139,11 +141,12 @@ macro_rules! impl_interactions {
                     return Ok(());
                 }
                 let mut query = sqlx::QueryBuilder::new(
-                    "INSERT INTO action_tokens (token, action, delivery_id, event_seq, receiver, object_id, created_at_ms, expires_at_ms) ",
+                    "INSERT INTO action_tokens (token, action, label, delivery_id, event_seq, receiver, object_id, created_at_ms, expires_at_ms) ",
                 );
                 query.push_values(tokens, |mut row, t| {
                     row.push_bind(t.token.as_str())
                         .push_bind(t.action.as_str())
+                        .push_bind(t.label.as_str())
                         .push_bind(t.delivery_id)
                         .push_bind(t.event_seq)
                         .push_bind(t.receiver.as_str())
@@ -162,7 +165,7 @@ macro_rules! impl_interactions {
             async fn token(&self, token: &str) -> Result<Option<ActionToken>, StoreError> {
                 use sqlx::Row;
                 let row = sqlx::query(
-                    "SELECT token, action, delivery_id, event_seq, receiver, object_id, created_at_ms, expires_at_ms, used_at_ms, used_by, approved_by
+                    "SELECT token, action, label, delivery_id, event_seq, receiver, object_id, created_at_ms, expires_at_ms, used_at_ms, used_by, approved_by
                      FROM action_tokens WHERE token = $1",
                 )
                 .bind(token)
@@ -174,6 +177,7 @@ macro_rules! impl_interactions {
                         token: NewToken {
                             token: row.try_get("token")?,
                             action: row.try_get("action")?,
+                            label: row.try_get("label")?,
                             delivery_id: row.try_get("delivery_id")?,
                             event_seq: row.try_get("event_seq")?,
                             receiver: row.try_get("receiver")?,

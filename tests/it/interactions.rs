@@ -400,6 +400,7 @@ async fn forged_clicks_are_refused_and_reach_nothing() {
     let expired = NewToken {
         token: "texpired0000000000000000000000000".into(),
         action: "retry_payment".into(),
+        label: "Retry payment".into(),
         delivery_id: 1,
         event_seq: stored.seq,
         receiver: "finance".into(),
@@ -1275,6 +1276,94 @@ async fn slack_socket_mode_clicks_act_without_a_public_url() {
     assert!(
         acks.iter().any(|a| a["envelope_id"] == json!("env-1")),
         "envelopes are acknowledged: {acks:?}"
+    );
+    s.app.stop().await;
+}
+
+#[tokio::test]
+async fn assign_picker_offers_the_configured_people_and_queues() {
+    let slack = fakes::slack().await;
+    let stripe = fakes::stripe().await;
+    let database = TestDatabase::create(Backend::Sqlite).await;
+    let text = config(
+        &database,
+        &slack,
+        &stripe,
+        "[interactions]\nassignees = [\"@carol\", \"billing-queue\"]\n",
+    );
+    let app = start_app_with_config(database, &text).await;
+    assert_eq!(
+        app.post_event("/webhooks/stripe", &event("payout.failed"), SECRET)
+            .await
+            .0,
+        200
+    );
+    let card = eventually(20, "the card", || async {
+        slack.state.posts("chat.postMessage").into_iter().next()
+    })
+    .await;
+    let token = card.body["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] == "actions")
+        .flat_map(|b| b["elements"].as_array().unwrap().clone())
+        .find(|e| e["text"]["text"] == "Assign…")
+        .expect("an Assign… button")["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let s = Setup {
+        app,
+        slack,
+        stripe,
+        buttons: Vec::new(),
+        event: Value::Null,
+    };
+    assert_eq!(s.click("U_BOB", &token).await, 200);
+    let picker = eventually(20, "the picker", || async {
+        s.slack.state.posts("chat.update").into_iter().next()
+    })
+    .await;
+    let values: Vec<String> = picker.body["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] == "actions")
+        .flat_map(|b| b["elements"].as_array().unwrap().clone())
+        .filter_map(|e| {
+            Some(format!(
+                "{}={}",
+                e["text"]["text"].as_str()?,
+                e["value"].as_str()?
+            ))
+        })
+        .collect();
+    assert_eq!(
+        values,
+        [
+            format!("@carol=p0:{token}"),
+            format!("billing-queue=p1:{token}"),
+            format!("Cancel=x:{token}")
+        ]
+    );
+    assert_eq!(s.click("U_BOB", &format!("p1:{token}")).await, 200);
+    let assigned = eventually(20, "assigned", || async {
+        s.slack.state.posts("chat.update").into_iter().find(|u| {
+            u.body
+                .to_string()
+                .contains("Assigned to billing-queue by @u_bob")
+        })
+    })
+    .await;
+    assert!(
+        !assigned.body.to_string().contains(&token),
+        "the used button is gone"
+    );
+    let audit = s.app.state.store.audit(5).await.unwrap();
+    assert_eq!(
+        audit[0].detail.as_deref(),
+        Some("assigned to billing-queue")
     );
     s.app.stop().await;
 }
