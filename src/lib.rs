@@ -101,6 +101,15 @@ pub async fn run_with(
             stopped.clone(),
         ))
     });
+    // Discord presses over the gateway, when asked for.
+    let gateway =
+        (state.config.discord.gateway && state.config.discord.bot_token.is_some()).then(|| {
+            tokio::spawn(interact::gateway::run(
+                state.config.discord.clone(),
+                interact.clone(),
+                stopped.clone(),
+            ))
+        });
     // Telegram clicks and commands: long polling unless a webhook secret is configured.
     let stopped_poll = stopped.clone();
     let poller = match (
@@ -133,6 +142,9 @@ pub async fn run_with(
     }
     if let Some(socket_mode) = socket_mode {
         let _ = socket_mode.await;
+    }
+    if let Some(gateway) = gateway {
+        let _ = gateway.await;
     }
     Ok(served?)
 }

@@ -74,6 +74,9 @@ pub struct DiscordFile {
     pub public_key_env: Option<String>,
     /// File holding the public key.
     pub public_key_file: Option<PathBuf>,
+    /// Receive button presses over the gateway (serenity) instead of the
+    /// Interactions Endpoint URL: no public URL needed. Default false.
+    pub gateway: bool,
 }
 
 /// `[telegram]`.
@@ -297,6 +300,8 @@ pub struct DiscordConfig {
     pub api_base_url: String,
     /// Verifies `POST /interactions/discord`.
     pub public_key: Option<Secret>,
+    /// Presses over the gateway.
+    pub gateway: bool,
 }
 
 /// Validated `[telegram]`.
@@ -464,6 +469,7 @@ impl DiscordFile {
             );
         }
         DiscordConfig {
+            gateway: self.gateway,
             public_key,
             bot_token: resolve_one_secret(
                 self.bot_token.as_ref(),

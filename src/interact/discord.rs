@@ -42,9 +42,12 @@ pub fn verifier(public_key_hex: &str) -> Option<Verifier> {
     Verifier::try_new(bytes).ok()
 }
 
+fn ephemeral_body(text: &str) -> Value {
+    json!({ "type": 4, "data": { "content": text, "flags": EPHEMERAL, "allowed_mentions": { "parse": [] } } })
+}
+
 fn ephemeral(text: &str) -> Response {
-    Json(json!({ "type": 4, "data": { "content": text, "flags": EPHEMERAL, "allowed_mentions": { "parse": [] } } }))
-        .into_response()
+    Json(ephemeral_body(text)).into_response()
 }
 
 /// The handler.
@@ -109,6 +112,17 @@ pub async fn interactions(
         )
             .into_response();
     };
+    Json(component(interact, &state.config.discord, &interaction).await).into_response()
+}
+
+/// Handles a button press (from the HTTP endpoint or the gateway) and
+/// returns the interaction response: an ephemeral refusal, or a deferred
+/// update while the work goes on.
+pub async fn component(
+    interact: Arc<super::Interact>,
+    config: &DiscordConfig,
+    interaction: &Value,
+) -> Value {
     let user = if interaction["member"].is_object() {
         &interaction["member"]["user"]
     } else {
@@ -135,7 +149,7 @@ pub async fn interactions(
         pick: None,
     };
     let followup = Followup {
-        http: followup_http(&state.config.discord),
+        http: followup_http(config),
         application_id: interaction["application_id"]
             .as_str()
             .and_then(|id| id.parse().ok()),
@@ -151,11 +165,13 @@ pub async fn interactions(
     };
     if !matches!(Press::parse(&data), Press::Cancel(_)) {
         match interact.preflight(&click(&token)).await {
-            Ok(Some(notice)) => return ephemeral(&notice),
+            Ok(Some(notice)) => return ephemeral_body(&notice),
             Ok(None) => {}
             Err(error) => {
                 tracing::error!(error = %crate::telemetry::chain(&error), "Discord click failed on a store error");
-                return ephemeral("Something went wrong on our side; nothing was done. Try again.");
+                return ephemeral_body(
+                    "Something went wrong on our side; nothing was done. Try again.",
+                );
             }
         }
     }
@@ -170,7 +186,7 @@ pub async fn interactions(
             followup.send(&notice).await;
         }
     });
-    Json(json!({ "type": 6 })).into_response()
+    json!({ "type": 6 })
 }
 
 fn followup_http(config: &DiscordConfig) -> Arc<Http> {

@@ -11,7 +11,9 @@
 //! with an `Idempotency-Key` derived from the token; the outcome is audited
 //! and the card is edited in place.
 
+pub mod actions;
 pub mod discord;
+pub mod gateway;
 pub mod slack;
 pub mod socket_mode;
 pub mod telegram;
@@ -455,7 +457,7 @@ impl Interact {
         {
             return money.major().abs() >= threshold.amount;
         }
-        // Across currencies, with [routing] exchange_rates; without a rate, ask for approval.
+        // A threshold in another currency asks for the second approval: the safe side.
         true
     }
 
@@ -468,148 +470,22 @@ impl Interact {
         view: &EventView,
         click: &Click,
     ) -> (String, &'static str, String, Option<String>) {
-        let at = chrono::Utc::now().format("%H:%M UTC");
-        let who = &click.mention;
-        let (verb, done) = match kind {
-            ActionKind::RetryPayment => ("pay", "Retried"),
-            ActionKind::SendDunning => ("send", "Reminder sent"),
-            ActionKind::MarkUncollectible => ("mark_uncollectible", "Marked uncollectible"),
-            ActionKind::VoidInvoice => ("void", "Voided"),
-            ActionKind::Assign => {
-                let picked = click
-                    .pick
-                    .and_then(|i| self.config.interactions.assignees.get(i));
-                let taken = match picked {
-                    Some(name) => format!("Assigned to {name} by {who} at {at}"),
-                    None => format!("Taken by {who} at {at}"),
-                };
-                let assignee = picked.map_or(who.as_str(), String::as_str);
-                let Some(url) = &self.config.interactions.ticket_webhook else {
-                    return (taken, "done", format!("assigned to {assignee}"), None);
-                };
-                // The case, as the helpdesk needs it: ids and links, no customer PII.
-                let case = serde_json::json!({
-                    "event_id": view.id,
-                    "event_type": view.event_type,
-                    "object_id": view.object_id,
-                    "livemode": view.livemode,
-                    "amount": view.amount.as_ref().map(|a| a.display.clone()),
-                    "dashboard_url": view.dashboard_url,
-                    "assignee": assignee,
-                    "assigned_by": who,
-                    "assignee_platform": click.platform,
-                    "assignee_id": click.user_id,
-                });
-                let answer = reqwest::Client::new()
-                    .post(url)
-                    .header(
-                        "Idempotency-Key",
-                        format!("stripe-chatops-{}", token.token.token),
-                    )
-                    .json(&case)
-                    .timeout(Duration::from_secs(10))
-                    .send()
-                    .await;
-                return match answer {
-                    Ok(response) if response.status().is_success() => (
-                        format!("{taken} · ticket created"),
-                        "done",
-                        "assigned; ticket posted".to_owned(),
-                        None,
-                    ),
-                    Ok(response) => (
-                        format!(
-                            "{taken} · the ticket failed (HTTP {})",
-                            response.status().as_u16()
-                        ),
-                        "failed",
-                        format!(
-                            "ticket webhook answered HTTP {}",
-                            response.status().as_u16()
-                        ),
-                        None,
-                    ),
-                    Err(error) => (
-                        format!(
-                            "Taken by {who} at {at} · the ticket failed (helpdesk unreachable)"
-                        ),
-                        "failed",
-                        format!("ticket webhook unreachable: {}", error.without_url()),
-                        None,
-                    ),
-                };
-            }
-            ActionKind::Acknowledge => {
-                return (
-                    format!("Acknowledged by {who} at {at}"),
-                    "done",
-                    "acknowledged".to_owned(),
-                    None,
-                );
-            }
-            ActionKind::Resolve => {
-                return (
-                    format!("Resolved by {who} at {at} ✅"),
-                    "done",
-                    "resolved".to_owned(),
-                    None,
-                );
-            }
+        let context = actions::ActionContext {
+            config: &self.config,
+            stripe: &self.stripe,
+            token,
+            stored,
+            view,
+            click,
+            at: chrono::Utc::now().format("%H:%M UTC").to_string(),
         };
-        let Some(invoice) = token
-            .token
-            .object_id
-            .as_deref()
-            .filter(|id| id.starts_with("in_"))
-        else {
-            return (
-                format!("{done} by {who} failed: this card is not about an invoice"),
-                "failed",
-                "no invoice".to_owned(),
-                None,
-            );
-        };
-        let Some(key) = self
-            .config
-            .endpoint(&stored.event.account)
-            .and_then(|e| e.api_key.clone())
-        else {
-            return (
-                format!("{done} by {who} failed: no Stripe API key for this account"),
-                "failed",
-                "no [stripe] api_key".to_owned(),
-                None,
-            );
-        };
-        let idempotency_key = format!("stripe-chatops-{}", token.token.token);
-        let answer = self
-            .stripe
-            .post(
-                &key,
-                &format!("/v1/invoices/{invoice}/{verb}"),
-                &[],
-                &idempotency_key,
-                view.connect_account.as_deref(),
-            )
-            .await;
-        match answer {
-            Ok(response) => {
-                let status = response.object["status"].as_str().unwrap_or("done");
-                let mark = if status == "paid" { " ✅" } else { "" };
-                (
-                    format!("{done} by {who} at {at} — {status}{mark}"),
-                    "done",
-                    format!("invoice {status}"),
-                    response.request_id,
-                )
-            }
-            Err(error) => (
-                format!("{done} by {who} at {at} — declined: {}", error.reason()),
-                "failed",
-                error.message.clone(),
-                error.request_id.clone(),
-            ),
-        }
+        let outcome = actions::action_for(kind).run(&context).await;
+        (
+            outcome.line,
+            outcome.audit,
+            outcome.detail,
+            outcome.request_id,
+        )
     }
 
     /// Edits the card in place: the outcome first, the buttons already used gone.

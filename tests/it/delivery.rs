@@ -195,6 +195,7 @@ async fn a_retried_discord_send_with_the_same_nonce_posts_once() {
         bot_token: Some(Secret::new(DISCORD_TOKEN)),
         api_base_url: fake.base_url(),
         public_key: None,
+        gateway: false,
     });
     let card =
         stripe_chatops::render::Card::parse("title: Hello\nseverity: info\nfooter: f").unwrap();

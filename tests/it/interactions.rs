@@ -452,6 +452,28 @@ approval_threshold = { amount = 1, currency = "usd" }
     s.app.stop().await;
 }
 
+/// Stores a token that expired long ago, for `receiver`'s first delivery.
+async fn expired_token(app: &TestApp, receiver: &str) -> String {
+    let seq = app.state.store.recent_events(1).await.unwrap()[0].seq;
+    let token = NewToken {
+        token: format!("texpired{receiver}"),
+        action: "acknowledge".into(),
+        label: "Acknowledge".into(),
+        delivery_id: 1,
+        event_seq: seq,
+        receiver: receiver.into(),
+        object_id: None,
+        created_at_ms: 0,
+        expires_at_ms: 1,
+    };
+    app.state
+        .store
+        .create_tokens(std::slice::from_ref(&token))
+        .await
+        .unwrap();
+    token.token
+}
+
 // ------------------------------------------------------------------ Telegram
 
 const TELEGRAM_SECRET: &str = "telegram-webhook-secret_01";
@@ -673,6 +695,12 @@ async fn telegram_webhook_press_confirm_then_act_once() {
             .iter()
             .any(|a| a.outcome == "denied" && a.user_id == "7" && a.platform == "telegram")
     );
+    // Authentic, but the token expired.
+    let expired = expired_token(&s.app, "group").await;
+    assert_eq!(s.press(42, &expired, Some(TELEGRAM_SECRET)).await, 200);
+    let answers = s.answers(6).await;
+    assert_eq!(answers[5]["show_alert"], json!(true));
+    assert!(answers[5]["text"].as_str().unwrap().contains("expired"));
     s.app.stop().await;
 }
 
@@ -1366,4 +1394,171 @@ async fn assign_picker_offers_the_configured_people_and_queues() {
         Some("assigned to billing-queue")
     );
     s.app.stop().await;
+}
+
+// ------------------------------------------------------------ Discord gateway
+
+/// A fake Discord gateway: Hello, READY after Identify, heartbeat acks, and
+/// the dispatches the test queues.
+async fn discord_gateway_fake() -> SocketModeFake {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    let (envelopes, mut queue) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let acks = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = acks.clone();
+    let resume = url.clone();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+        ws.send(Message::text(
+            json!({ "op": 10, "d": { "heartbeat_interval": 41250 } }).to_string(),
+        ))
+        .await
+        .unwrap();
+        let mut sequence = 0u64;
+        let mut ready = false;
+        loop {
+            tokio::select! {
+                Some(Ok(message)) = ws.next() => {
+                    let Message::Text(text) = message else { continue };
+                    let Ok(frame) = serde_json::from_str::<Value>(text.as_str()) else { continue };
+                    seen.lock().unwrap().push(frame.clone());
+                    match frame["op"].as_u64() {
+                        Some(2) => {
+                            sequence += 1;
+                            let ready_event = json!({ "op": 0, "s": sequence, "t": "READY", "d": {
+                                "v": 10,
+                                "user": { "id": "111111111111111111", "username": "stripe-chatops", "discriminator": "0", "global_name": null, "avatar": null, "bot": true, "verified": true, "mfa_enabled": false, "flags": 0 },
+                                "guilds": [], "session_id": "session-1", "resume_gateway_url": resume,
+                                "shard": [0, 1], "application": { "id": "1200000000000000001", "flags": 0 } } });
+                            ws.send(Message::text(ready_event.to_string())).await.unwrap();
+                            ready = true;
+                        }
+                        Some(1) => ws.send(Message::text(json!({ "op": 11 }).to_string())).await.unwrap(),
+                        _ => {}
+                    }
+                }
+                Some(dispatch) = queue.recv(), if ready => {
+                    sequence += 1;
+                    let frame = json!({ "op": 0, "s": sequence, "t": "INTERACTION_CREATE", "d": dispatch });
+                    ws.send(Message::text(frame.to_string())).await.unwrap();
+                }
+                else => break,
+            }
+        }
+    });
+    SocketModeFake {
+        url,
+        envelopes,
+        acks,
+    }
+}
+
+#[tokio::test]
+async fn discord_gateway_presses_act_without_a_public_url() {
+    let gateway = discord_gateway_fake().await;
+    let discord = fakes::discord().await;
+    *discord.state.ws_url.lock().unwrap() = Some(gateway.url.clone());
+    let stripe = fakes::stripe().await;
+    let database = TestDatabase::create(Backend::Sqlite).await;
+    let text = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+[storage]
+url = "{url}"
+[stripe]
+webhook_secrets = ["{SECRET}"]
+api_key = "{STRIPE_KEY}"
+api_base_url = "{stripe}"
+[discord]
+bot_token = "{token}"
+api_base_url = "{api}"
+gateway = true
+[roles.finance]
+discord_users = ["42"]
+[[receivers]]
+name = "disputes"
+discord = {{ channel_id = "123456789012345678" }}
+[route]
+receiver = "disputes"
+"#,
+        url = database.url,
+        stripe = stripe.base_url(),
+        token = fakes::DISCORD_TOKEN,
+        api = discord.base_url(),
+    );
+    let app = start_app_with_config(database, &text).await;
+    assert_eq!(
+        app.post_event("/webhooks/stripe", &event("invoice.payment_failed"), SECRET)
+            .await
+            .0,
+        200
+    );
+    let card = eventually(20, "the card on Discord", || async {
+        discord.state.posts("create").into_iter().next()
+    })
+    .await;
+    let retry = card.body["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row["components"].as_array().unwrap().clone())
+        .find(|b| b["label"] == "Retry payment")
+        .unwrap()["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    eventually(20, "the bot identified on the gateway", || async {
+        gateway
+            .acks
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|f| f["op"] == json!(2))
+            .then_some(())
+    })
+    .await;
+    let press = |id: u64, custom_id: &str| {
+        json!({
+            "id": (1_100_000_000_000_000_000u64 + id).to_string(),
+            "application_id": "1200000000000000001",
+            "type": 3,
+            "token": format!("gateway-token-{id}"),
+            "version": 1,
+            "channel_id": "123456789012345678",
+            "user": { "id": "42", "username": "alice", "discriminator": "0", "global_name": null, "avatar": null },
+            "message": fakes::discord_message(1, "123456789012345678", None),
+            "data": { "custom_id": custom_id, "component_type": 2 },
+            "locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {},
+            "attachment_size_limit": 8388608
+        })
+    };
+    gateway.envelopes.send(press(1, &retry)).unwrap();
+    let deferred = eventually(20, "the deferred response", || async {
+        discord.state.posts("callback").into_iter().next()
+    })
+    .await;
+    assert_eq!(deferred.body, json!({ "type": 6 }));
+    eventually(20, "the confirmation", || async {
+        discord.state.posts("edit").into_iter().next()
+    })
+    .await;
+    gateway
+        .envelopes
+        .send(press(2, &format!("c:{retry}")))
+        .unwrap();
+    eventually(20, "the outcome on the card", || async {
+        discord.state.posts("edit").into_iter().find(|e| {
+            let text = e.body.to_string();
+            text.contains("Retried by") && text.contains("alice")
+        })
+    })
+    .await;
+    assert_eq!(stripe.state.received().len(), 1);
+    app.stop().await;
 }

@@ -129,6 +129,7 @@ async fn prism_accepts_every_card_under_discords_openapi_spec() {
         bot_token: Some(Secret::new("peer-test-token")),
         api_base_url: format!("http://{proxy}"),
         public_key: None,
+        gateway: false,
     });
     let destination = Destination::Discord(DiscordTarget {
         channel_id: "123456789012345678".into(),

@@ -473,11 +473,17 @@ pub async fn discord() -> Fake {
             patch(discord_edit),
         )
         .route("/api/v10/webhooks/{app}/{token}", post(discord_followup))
+        .route("/api/v10/gateway", axum::routing::get(discord_gateway))
+        .route(
+            "/api/v10/interactions/{id}/{token}/callback",
+            post(discord_callback),
+        )
         .with_state(state.clone());
     Fake::start(router, state).await
 }
 
-fn discord_message(id: u64, channel: &str, nonce: Option<&Value>) -> Value {
+/// A Discord message as the API returns it (for fakes of other kinds too).
+pub fn discord_message(id: u64, channel: &str, nonce: Option<&Value>) -> Value {
     json!({
         "id": (1_000_000_000_000_000u64 + id).to_string(),
         "channel_id": channel,
@@ -653,6 +659,21 @@ async fn discord_create(
         axum::Json(discord_message(id, &channel, Some(&body["nonce"]))),
     )
         .into_response()
+}
+
+async fn discord_gateway(State(state): State<Arc<FakeState>>) -> Response {
+    let url = state.ws_url.lock().unwrap().clone().unwrap_or_default();
+    axum::Json(json!({ "url": url })).into_response()
+}
+
+async fn discord_callback(
+    State(state): State<Arc<FakeState>>,
+    Path((id, _token)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    state.record(204);
+    state.accept("callback", &id, json_body(&body));
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn discord_followup(
