@@ -14,10 +14,12 @@
 //! webhook to fake post, p50 and p99, with budgets raised so that none is
 //! the bottleneck.
 
+mod common;
 #[path = "../tests/support/fakes.rs"]
 mod fakes;
 
-use std::path::{Path, PathBuf};
+use common::{free_port, rss_kib, service_binary};
+
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -28,42 +30,6 @@ use stripe_chatops::config::Secret;
 use stripe_chatops::stripe::{sample, signature};
 
 const SECRET: &str = "whsec_drain_secret_0123456789";
-
-fn service_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let binary = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("stripe-chatops");
-    assert!(
-        binary.exists(),
-        "{} is missing: run `cargo build --release --bin stripe-chatops --example drain` first",
-        binary.display()
-    );
-    binary
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn rss_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 struct Server {
     child: Child,
@@ -90,7 +56,7 @@ async fn start_server(receiver: &str) -> Server {
         ),
     )
     .unwrap();
-    let child = Command::new(service_binary())
+    let child = Command::new(service_binary("drain"))
         .args(["serve", "--config"])
         .arg(&config)
         .env("RUST_LOG", "warn")

@@ -14,12 +14,14 @@
 //! cold start to ready, the binary size, and, after the run, checks that the
 //! store holds exactly the events that were acknowledged.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use common::{free_port, rss_kib, service_binary};
 use stripe_chatops::config::Secret;
 use stripe_chatops::stripe::{sample, signature};
 
@@ -125,14 +127,6 @@ async fn wait_ready(client: &reqwest::Client, address: &str, started: Instant) -
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// CPU time (user + system) a process has used so far.
 fn cpu_time(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -148,19 +142,6 @@ fn cpu_time(pid: u32) -> Duration {
             .unwrap_or(0);
     // USER_HZ is 100 on Linux.
     Duration::from_millis(ticks * 10)
-}
-
-fn rss_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// Builds the next request: a distinct event and its `Stripe-Signature`.
@@ -247,22 +228,6 @@ async fn hammer(
     outcome
 }
 
-fn service_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // target/release/examples/loadgen → target/release/stripe-chatops
-    let binary = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("stripe-chatops");
-    assert!(
-        binary.exists(),
-        "{} is missing: run `cargo build --release --bin stripe-chatops --example loadgen` first",
-        binary.display()
-    );
-    binary
-}
-
 async fn run(options: Options) {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(options.concurrency)
@@ -334,7 +299,7 @@ async fn run(options: Options) {
         format!("[server]\nlisten = \"127.0.0.1:{port}\"\n[storage]\nurl = \"{storage}\"\nmax_connections = 8\n[stripe]\nwebhook_secrets = [\"{SECRET}\"]\n"),
     )
     .unwrap();
-    let binary = service_binary();
+    let binary = service_binary("loadgen");
     let started = Instant::now();
     let child = Command::new(&binary)
         .args(["serve", "--config"])

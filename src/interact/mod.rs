@@ -362,6 +362,11 @@ impl Interact {
             Ok(checked) => checked,
             Err(notice) => return Ok(ClickOutcome::Refused(notice)),
         };
+        let subject = || Subject {
+            action: kind.name(),
+            token: Some(&live),
+            event_id: event_id.as_deref(),
+        };
         let policy = self.config.interactions.policy(kind);
         if policy.approvals > 1 && self.above_threshold(&view, policy.approval_threshold.as_ref()) {
             match &live.approved_by {
@@ -371,18 +376,8 @@ impl Interact {
                         .approve_token(&click.token, &click.actor())
                         .await?
                     {
-                        self.audit(
-                            click,
-                            Subject {
-                                action: kind.name(),
-                                token: Some(&live),
-                                event_id: event_id.as_deref(),
-                            },
-                            "approval_pending",
-                            "first approval",
-                            None,
-                        )
-                        .await;
+                        self.audit(click, subject(), "approval_pending", "first approval", None)
+                            .await;
                         return Ok(ClickOutcome::Approved(
                             "Your approval is recorded. A second authorised person must press the button too.".to_owned(),
                         ));
@@ -394,11 +389,7 @@ impl Interact {
                 Some(first) if *first == click.actor() => {
                     self.audit(
                         click,
-                        Subject {
-                            action: kind.name(),
-                            token: Some(&live),
-                            event_id: event_id.as_deref(),
-                        },
+                        subject(),
                         "refused",
                         "second approval by the first approver",
                         None,
@@ -422,18 +413,8 @@ impl Interact {
         }
         let (outcome, audit_outcome, detail, request_id) =
             self.run(kind, &live, &stored, &view, click).await;
-        self.audit(
-            click,
-            Subject {
-                action: kind.name(),
-                token: Some(&live),
-                event_id: event_id.as_deref(),
-            },
-            audit_outcome,
-            &detail,
-            request_id,
-        )
-        .await;
+        self.audit(click, subject(), audit_outcome, &detail, request_id)
+            .await;
         self.update_card(&live, &view, CardState::Outcome(&outcome))
             .await;
         Ok(ClickOutcome::Done(outcome))

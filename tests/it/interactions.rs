@@ -14,17 +14,11 @@ use crate::support::*;
 const SIGNING_SECRET: &str = "slack-signing-secret-0123";
 
 fn config(database: &TestDatabase, slack: &Fake, stripe: &Fake, extra: &str) -> String {
-    format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-[storage]
-url = "{url}"
-[stripe]
-webhook_secrets = ["{SECRET}"]
-api_key = "{STRIPE_KEY}"
-api_base_url = "{stripe}"
-[slack]
+    app_config(
+        database,
+        stripe,
+        &format!(
+            r#"[slack]
 bot_token = "{SLACK_TOKEN}"
 api_base_url = "{slack}/api"
 signing_secret = "{SIGNING_SECRET}"
@@ -39,9 +33,27 @@ slack = {{ channel = "C0FIN" }}
 [route]
 receiver = "finance"
 "#,
+            slack = slack.base_url(),
+        ),
+    )
+}
+
+/// The common head of every config here: loopback server, the test store,
+/// and Stripe's webhook secret, API key and (fake) API URL.
+fn app_config(database: &TestDatabase, stripe: &Fake, rest: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+[storage]
+url = "{url}"
+[stripe]
+webhook_secrets = ["{SECRET}"]
+api_key = "{STRIPE_KEY}"
+api_base_url = "{stripe}"
+{rest}"#,
         url = database.url,
         stripe = stripe.base_url(),
-        slack = slack.base_url(),
     )
 }
 
@@ -495,17 +507,11 @@ async fn telegram_setup(webhook: bool) -> TelegramSetup {
     } else {
         String::new()
     };
-    let text = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-[storage]
-url = "{url}"
-[stripe]
-webhook_secrets = ["{SECRET}"]
-api_key = "{STRIPE_KEY}"
-api_base_url = "{stripe}"
-[telegram]
+    let text = app_config(
+        &database,
+        &stripe,
+        &format!(
+            r#"[telegram]
 bot_token = "{token}"
 api_base_url = "{telegram}"
 {secret}
@@ -517,10 +523,9 @@ telegram = {{ chat_id = -1001234567890 }}
 [route]
 receiver = "group"
 "#,
-        url = database.url,
-        stripe = stripe.base_url(),
-        token = fakes::TELEGRAM_TOKEN,
-        telegram = telegram.base_url(),
+            token = fakes::TELEGRAM_TOKEN,
+            telegram = telegram.base_url(),
+        ),
     );
     let app = start_app_with_config(database, &text).await;
     assert_eq!(
@@ -774,17 +779,11 @@ async fn discord_setup() -> DiscordSetup {
     let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
     let public = hex::encode(key.verifying_key().to_bytes());
     let database = TestDatabase::create(Backend::Sqlite).await;
-    let text = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-[storage]
-url = "{url}"
-[stripe]
-webhook_secrets = ["{SECRET}"]
-api_key = "{STRIPE_KEY}"
-api_base_url = "{stripe}"
-[discord]
+    let text = app_config(
+        &database,
+        &stripe,
+        &format!(
+            r#"[discord]
 bot_token = "{token}"
 api_base_url = "{discord}"
 public_key = "{public}"
@@ -796,10 +795,9 @@ discord = {{ channel_id = "123456789012345678" }}
 [route]
 receiver = "disputes"
 "#,
-        url = database.url,
-        stripe = stripe.base_url(),
-        token = fakes::DISCORD_TOKEN,
-        discord = discord.base_url(),
+            token = fakes::DISCORD_TOKEN,
+            discord = discord.base_url(),
+        ),
     );
     let app = start_app_with_config(database, &text).await;
     assert_eq!(
@@ -1463,17 +1461,11 @@ async fn discord_gateway_presses_act_without_a_public_url() {
     *discord.state.ws_url.lock().unwrap() = Some(gateway.url.clone());
     let stripe = fakes::stripe().await;
     let database = TestDatabase::create(Backend::Sqlite).await;
-    let text = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-[storage]
-url = "{url}"
-[stripe]
-webhook_secrets = ["{SECRET}"]
-api_key = "{STRIPE_KEY}"
-api_base_url = "{stripe}"
-[discord]
+    let text = app_config(
+        &database,
+        &stripe,
+        &format!(
+            r#"[discord]
 bot_token = "{token}"
 api_base_url = "{api}"
 gateway = true
@@ -1485,10 +1477,9 @@ discord = {{ channel_id = "123456789012345678" }}
 [route]
 receiver = "disputes"
 "#,
-        url = database.url,
-        stripe = stripe.base_url(),
-        token = fakes::DISCORD_TOKEN,
-        api = discord.base_url(),
+            token = fakes::DISCORD_TOKEN,
+            api = discord.base_url(),
+        ),
     );
     let app = start_app_with_config(database, &text).await;
     assert_eq!(
