@@ -364,13 +364,12 @@ impl Deliverer {
                             account,
                             chrono::Utc::now().timestamp(),
                         )
+                        .map(|card| (card, view))
                         .map_err(|e| e.to_string())
                     });
                 match rendered {
-                    Ok(mut card) => {
-                        if let (Ok(view), OutboxKey::Delivery(delivery_id)) =
-                            (EventView::from_stored(stored), item.key)
-                        {
+                    Ok((mut card, view)) => {
+                        if let OutboxKey::Delivery(delivery_id) = item.key {
                             crate::interact::arm(
                                 &self.config,
                                 self.store.as_ref(),
