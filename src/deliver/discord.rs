@@ -29,26 +29,32 @@ pub struct Discord {
     http: Arc<Http>,
 }
 
+/// serenity's HTTP client for `config`'s bot token and API host: the one
+/// place that knows how an `api_base_url` override is applied.
+pub fn http_builder(config: &DiscordConfig) -> HttpBuilder {
+    let token = config
+        .bot_token
+        .as_ref()
+        .map(|t| t.expose().to_owned())
+        .unwrap_or_default();
+    let builder = HttpBuilder::new(token);
+    if config.api_base_url == crate::config::chat::DISCORD_API_URL {
+        return builder;
+    }
+    // serenity swaps `https://discord.com` in each route for this base. Its
+    // ratelimiter builds requests without the proxy, so serenity documents
+    // proxy mode with the ratelimiter off: the proxy (e.g.
+    // twilight-http-proxy) or our own budget paces the calls.
+    builder
+        .proxy(config.api_base_url.clone())
+        .ratelimiter_disabled(true)
+}
+
 impl Discord {
     /// A client for `config`'s API host and token.
     pub fn new(config: &DiscordConfig) -> Self {
-        let token = config
-            .bot_token
-            .as_ref()
-            .map(|t| t.expose().to_owned())
-            .unwrap_or_default();
-        let mut builder = HttpBuilder::new(token);
-        if config.api_base_url != crate::config::chat::DISCORD_API_URL {
-            // serenity swaps `https://discord.com` in each route for this base.
-            // Its ratelimiter builds requests without the proxy, so serenity
-            // documents proxy mode with the ratelimiter off: the proxy (e.g.
-            // twilight-http-proxy) or our own budget paces the calls.
-            builder = builder
-                .proxy(config.api_base_url.clone())
-                .ratelimiter_disabled(true);
-        }
         Self {
-            http: Arc::new(builder.build()),
+            http: Arc::new(http_builder(config).build()),
         }
     }
 }

@@ -19,7 +19,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use serenity::http::{Http, HttpBuilder};
+use serenity::http::Http;
 use serenity::interactions_endpoint::Verifier;
 use serenity::model::id::ApplicationId;
 
@@ -141,12 +141,8 @@ pub async fn component(
         .unwrap_or_default()
         .to_owned();
     let click = |token: &str| Click {
-        platform: "discord",
-        user_id: user_id.clone(),
-        mention: format!("@{handle}"),
         discord_roles: roles.clone(),
-        token: token.to_owned(),
-        pick: None,
+        ..Click::new("discord", &user_id, &handle, token)
     };
     let followup = Followup {
         http: followup_http(config),
@@ -191,18 +187,7 @@ pub async fn component(
 
 fn followup_http(config: &DiscordConfig) -> Arc<Http> {
     // The interaction token in the path authorises a follow-up; the bot token goes along.
-    let token = config
-        .bot_token
-        .as_ref()
-        .map(|t| t.expose().to_owned())
-        .unwrap_or_default();
-    let mut builder = HttpBuilder::new(token);
-    if config.api_base_url != crate::config::chat::DISCORD_API_URL {
-        builder = builder
-            .proxy(config.api_base_url.clone())
-            .ratelimiter_disabled(true);
-    }
-    Arc::new(builder.build())
+    Arc::new(crate::deliver::discord::http_builder(config).build())
 }
 
 /// An ephemeral follow-up message to an acknowledged interaction.

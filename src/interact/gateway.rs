@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serenity::all::{Client, Context, EventHandler, GatewayIntents, Interaction, Ready};
-use serenity::http::HttpBuilder;
 use tokio::sync::watch;
 
 use super::Interact;
@@ -49,15 +48,10 @@ impl EventHandler for Handler {
 
 /// Runs the gateway client until `stop`.
 pub async fn run(config: DiscordConfig, interact: Arc<Interact>, mut stop: watch::Receiver<bool>) {
-    let Some(token) = config.bot_token.as_ref().map(|t| t.expose().to_owned()) else {
+    if config.bot_token.is_none() {
         return;
-    };
-    let mut http = HttpBuilder::new(&token);
-    if config.api_base_url != crate::config::chat::DISCORD_API_URL {
-        http = http
-            .proxy(config.api_base_url.clone())
-            .ratelimiter_disabled(true);
     }
+    let http = crate::deliver::discord::http_builder(&config);
     let handler = Handler {
         interact,
         config: config.clone(),

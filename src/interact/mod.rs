@@ -127,6 +127,18 @@ pub struct Click {
 }
 
 impl Click {
+    /// A press of the button carrying `token`, by `user_id` (shown as `@handle`).
+    pub fn new(platform: &'static str, user_id: &str, handle: &str, token: &str) -> Self {
+        Self {
+            platform,
+            user_id: user_id.to_owned(),
+            mention: format!("@{handle}"),
+            discord_roles: Vec::new(),
+            token: token.to_owned(),
+            pick: None,
+        }
+    }
+
     fn clicker(&self) -> Clicker<'_> {
         match self.platform {
             "slack" => Clicker::Slack(&self.user_id),
@@ -240,7 +252,9 @@ impl Interact {
     /// audited). `Err` carries the private notice.
     async fn check(&self, click: &Click) -> Result<Result<Checked, String>, StoreError> {
         let now = now_ms();
-        let Some(cached) = self.lookup(&click.token).await? else {
+        // The live row (used, approvals), read once: the cache serves only the
+        // fixed part, for the routing of a press (see `press`).
+        let Some(live) = self.store.token(&click.token).await? else {
             self.audit(
                 click,
                 Subject {
@@ -257,25 +271,20 @@ impl Interact {
                 "This button is not one of ours (unknown token); nothing was done.".to_owned(),
             ));
         };
-        let token = &cached.token;
+        let token = &live.token;
         let Some(kind) = ActionKind::parse(&token.action) else {
             return Ok(Err("Unknown action; nothing was done.".to_owned()));
         };
         let stored = self.store.event_by_seq(token.event_seq).await?;
         let event_id = stored.as_ref().map(|s| s.event.event_id.clone());
+        let subject = || Subject {
+            action: kind.name(),
+            token: Some(&live),
+            event_id: event_id.as_deref(),
+        };
         if token.expires_at_ms <= now {
-            self.audit(
-                click,
-                Subject {
-                    action: kind.name(),
-                    token: Some(&cached),
-                    event_id: event_id.as_deref(),
-                },
-                "refused",
-                "expired button",
-                None,
-            )
-            .await;
+            self.audit(click, subject(), "refused", "expired button", None)
+                .await;
             return Ok(Err(
                 "This button has expired; nothing was done. Open the event in Stripe instead."
                     .to_owned(),
@@ -288,40 +297,16 @@ impl Interact {
             } else {
                 roles.join(" or ")
             };
-            self.audit(
-                click,
-                Subject {
-                    action: kind.name(),
-                    token: Some(&cached),
-                    event_id: event_id.as_deref(),
-                },
-                "denied",
-                &format!("not in {needs}"),
-                None,
-            )
-            .await;
+            self.audit(click, subject(), "denied", &format!("not in {needs}"), None)
+                .await;
             return Ok(Err(format!(
                 "You are not allowed to {} (it needs {needs}); nothing was done.",
                 kind.name().replace('_', " ")
             )));
         }
-        // The live state of the token (used, approvals) always comes from the store.
-        let Some(live) = self.store.token(&click.token).await? else {
-            return Ok(Err("Unknown button; nothing was done.".to_owned()));
-        };
         if let Some(by) = &live.used_by {
-            self.audit(
-                click,
-                Subject {
-                    action: kind.name(),
-                    token: Some(&live),
-                    event_id: event_id.as_deref(),
-                },
-                "refused",
-                "already used",
-                None,
-            )
-            .await;
+            self.audit(click, subject(), "refused", "already used", None)
+                .await;
             return Ok(Err(format!(
                 "Already done (by {}); nothing was done again.",
                 by.split_once(':').map_or(by.as_str(), |(_, user)| user)

@@ -132,14 +132,7 @@ pub async fn interactions(
         let Some(token) = action["value"].as_str().filter(|_| action["url"].is_null()) else {
             continue;
         };
-        let click = Click {
-            platform: "slack",
-            user_id: user_id.clone(),
-            mention: format!("@{handle}"),
-            discord_roles: Vec::new(),
-            token: token.to_owned(),
-            pick: None,
-        };
+        let click = Click::new("slack", &user_id, &handle, token);
         tokio::spawn(run_click(interact.clone(), click, response_url.clone()));
     }
     (StatusCode::OK, String::new())

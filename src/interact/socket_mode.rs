@@ -100,14 +100,7 @@ async fn on_interaction(
         let Some(token) = action.value else {
             continue;
         };
-        let click = Click {
-            platform: "slack",
-            user_id: user_id.clone(),
-            mention: format!("@{handle}"),
-            discord_roles: Vec::new(),
-            token,
-            pick: None,
-        };
+        let click = Click::new("slack", &user_id, &handle, &token);
         // slack-morphism acknowledges the envelope when this returns: run the click after.
         tokio::spawn(super::slack::run_click(
             interact.clone(),

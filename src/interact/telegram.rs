@@ -190,15 +190,8 @@ pub async fn handle_update(interact: &Interact, bot: &teloxide::Bot, update: &Va
         .as_str()
         .or(query["from"]["first_name"].as_str())
         .map_or_else(|| user.to_string(), str::to_owned);
-    let click = |token: &str| Click {
-        platform: "telegram",
-        user_id: user.to_string(),
-        mention: format!("@{handle}"),
-        discord_roles: Vec::new(),
-        token: token.to_owned(),
-        pick: None,
-    };
-    let answer = match interact.press(click(data), data, false).await {
+    let click = Click::new("telegram", &user.to_string(), &handle, data);
+    let answer = match interact.press(click, data, false).await {
         Ok(ClickOutcome::Done(outcome)) => (outcome, false),
         Ok(ClickOutcome::Asked) => ("Choose on the card.".to_owned(), false),
         Ok(ClickOutcome::Cancelled) => ("Cancelled; nothing was done.".to_owned(), false),

@@ -773,8 +773,16 @@ struct DiscordSetup {
     buttons: Vec<(String, String)>,
 }
 
+/// A Discord app with the HTTP endpoint's public key, and with `gateway =
+/// true` when the fake hands out a gateway URL.
 async fn discord_setup() -> DiscordSetup {
+    discord_setup_with(None).await
+}
+
+async fn discord_setup_with(gateway_url: Option<String>) -> DiscordSetup {
     let discord = fakes::discord().await;
+    let gateway = gateway_url.is_some();
+    *discord.state.ws_url.lock().unwrap() = gateway_url;
     let stripe = fakes::stripe().await;
     let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
     let public = hex::encode(key.verifying_key().to_bytes());
@@ -787,7 +795,9 @@ async fn discord_setup() -> DiscordSetup {
 bot_token = "{token}"
 api_base_url = "{discord}"
 public_key = "{public}"
+gateway = {gateway}
 [roles.finance]
+discord_users = ["42"]
 discord_roles = ["900000000000000001"]
 [[receivers]]
 name = "disputes"
@@ -1457,51 +1467,8 @@ async fn discord_gateway_fake() -> SocketModeFake {
 #[tokio::test]
 async fn discord_gateway_presses_act_without_a_public_url() {
     let gateway = discord_gateway_fake().await;
-    let discord = fakes::discord().await;
-    *discord.state.ws_url.lock().unwrap() = Some(gateway.url.clone());
-    let stripe = fakes::stripe().await;
-    let database = TestDatabase::create(Backend::Sqlite).await;
-    let text = app_config(
-        &database,
-        &stripe,
-        &format!(
-            r#"[discord]
-bot_token = "{token}"
-api_base_url = "{api}"
-gateway = true
-[roles.finance]
-discord_users = ["42"]
-[[receivers]]
-name = "disputes"
-discord = {{ channel_id = "123456789012345678" }}
-[route]
-receiver = "disputes"
-"#,
-            token = fakes::DISCORD_TOKEN,
-            api = discord.base_url(),
-        ),
-    );
-    let app = start_app_with_config(database, &text).await;
-    assert_eq!(
-        app.post_event("/webhooks/stripe", &event("invoice.payment_failed"), SECRET)
-            .await
-            .0,
-        200
-    );
-    let card = eventually(20, "the card on Discord", || async {
-        discord.state.posts("create").into_iter().next()
-    })
-    .await;
-    let retry = card.body["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|row| row["components"].as_array().unwrap().clone())
-        .find(|b| b["label"] == "Retry payment")
-        .unwrap()["custom_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let s = discord_setup_with(Some(gateway.url.clone())).await;
+    let retry = s.custom_id("Retry payment");
     eventually(20, "the bot identified on the gateway", || async {
         gateway
             .acks
@@ -1531,12 +1498,12 @@ receiver = "disputes"
     };
     gateway.envelopes.send(press(1, &retry)).unwrap();
     let deferred = eventually(20, "the deferred response", || async {
-        discord.state.posts("callback").into_iter().next()
+        s.discord.state.posts("callback").into_iter().next()
     })
     .await;
     assert_eq!(deferred.body, json!({ "type": 6 }));
     eventually(20, "the confirmation", || async {
-        discord.state.posts("edit").into_iter().next()
+        s.discord.state.posts("edit").into_iter().next()
     })
     .await;
     gateway
@@ -1544,12 +1511,12 @@ receiver = "disputes"
         .send(press(2, &format!("c:{retry}")))
         .unwrap();
     eventually(20, "the outcome on the card", || async {
-        discord.state.posts("edit").into_iter().find(|e| {
+        s.discord.state.posts("edit").into_iter().find(|e| {
             let text = e.body.to_string();
             text.contains("Retried by") && text.contains("alice")
         })
     })
     .await;
-    assert_eq!(stripe.state.received().len(), 1);
-    app.stop().await;
+    assert_eq!(s.stripe.state.received().len(), 1);
+    s.app.stop().await;
 }

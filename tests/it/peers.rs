@@ -253,15 +253,20 @@ async fn telegram_test_api_press_retries_the_invoice_on_localstripe() {
     )
     .await;
     let invoice_id = subscription["latest_invoice"].as_str().unwrap().to_owned();
-    let invoice: serde_json::Value = http
-        .get(format!("{}/v1/invoices/{invoice_id}", stripe.base_url()))
-        .basic_auth(key, Some(""))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let invoice_url = format!("{}/v1/invoices/{invoice_id}", stripe.base_url());
+    let get_invoice = || {
+        let request = http.get(&invoice_url).basic_auth(key, Some(""));
+        async move {
+            request
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let invoice = get_invoice().await;
     let intent_before = invoice["payment_intent"].clone();
 
     let token = "424243:peer-loop-token";
@@ -377,15 +382,7 @@ receiver = "alice"
     .await;
     let text = edited["message"]["text"].as_str().unwrap();
     assert!(!text.contains("jenny.rosen@example.com"));
-    let after: serde_json::Value = http
-        .get(format!("{}/v1/invoices/{invoice_id}", stripe.base_url()))
-        .basic_auth(key, Some(""))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after = get_invoice().await;
     // localstripe makes a new PaymentIntent for each `POST /v1/invoices/{id}/pay`.
     assert_ne!(
         after["payment_intent"], intent_before,
