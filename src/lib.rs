@@ -1,43 +1,54 @@
 //! stripe-chatops: Stripe webhook events as rich, interactive chat messages.
 //!
-//! # Layout
-//! - [`cli`]: the `stripe-chatops` commands (`serve`, `check-config`, `send-sample`,
-//!   `events list`, `migrate`).
-//! - [`demo`]: the zero set-up tour (`stripe-chatops demo`).
-//! - [`config`]: `bot.toml` — typed, validated with every error and its key path; secrets.
-//! - [`http`]: the axum router — Stripe webhooks, `/healthz`, `/readyz`, `/metrics`.
-//! - [`stripe`]: signature verification and signing, the event envelope, sample events.
-//! - [`event`]: money in real minor units, Stripe Dashboard links.
-//! - [`pipeline`]: routes every stored event to pending deliveries, restart-safe.
-//! - [`interact`]: button tokens, clicks, roles, approvals, Stripe actions, audit.
-//! - [`deliver`]: the outbox worker and the Slack, Discord, Telegram, console and webhook adapters.
-//! - [`redact`]: the redaction policy and its pure masking functions.
-//! - [`render`]: redacted context, minijinja card templates, Slack/Discord/Telegram/console payloads.
-//! - [`routing`]: the route tree (pure): which receivers an event reaches, and why.
-//! - [`store`]: the `Store` trait with SQLite (embedded, group commit) and PostgreSQL.
-//! - [`telemetry`]: structured logging.
+//! # Layout: floors, lowest first
+//! A module imports only from a lower floor; on floors 3 to 5, modules of
+//! the same floor never import each other (where one must reach another,
+//! the lower side owns a trait and this file wires the implementation in).
+//! `tests/it/architecture.rs` keeps this true.
+//!
+//! 0. leaves: [`secret`] (a value that never prints), [`telemetry`] (logging,
+//!    the metrics registry), [`platform`] (the one list of chat platforms).
+//! 1. pure core: [`event`] (the typed view, money and thresholds, Dashboard
+//!    links, account names), [`routing`] (the route tree), [`redact`],
+//!    [`render`] (card model, templates, context, card states, digest layout).
+//! 2. [`config`]: `bot.toml`, typed and validated with every error's key path.
+//! 3. edges: [`store`] (SQLite, PostgreSQL), [`stripe`] (signature, envelope,
+//!    API client), [`chat`] (one folder per platform: renderer, sender,
+//!    inbound side; the registry).
+//! 4. services: [`pipeline`] (routing stored events to deliveries),
+//!    [`delivery`] (the outbox worker, budgets, fan-out), [`actions`] (checks,
+//!    approvals, the actions, audit, card edits).
+//! 5. inbound: [`http`] (webhooks, interaction endpoints, health, metrics),
+//!    [`listen`] (Slack Socket Mode, the Discord gateway, Telegram long polling).
+//! 6. face: this file (wiring, [`run`], shutdown), [`cli`], [`demo`].
 //!
 //! # Data flow
 //! `POST /webhooks/stripe[/{account}]` → verify `Stripe-Signature` on the raw
 //! bytes → parse the envelope → insert once per (account, event id) → commit
 //! → 2xx. Nothing else runs on the request path: the [`pipeline`] then
 //! routes each stored event to one pending delivery per receiver, and the
-//! [`deliver`] worker sends each receiver's queue in order, at the
-//! platform's pace, retrying, folding and dead-lettering as needed.
+//! [`delivery`] worker sends each receiver's queue in order, at the
+//! platform's pace, retrying, folding and dead-lettering as needed. A press
+//! on a card's button comes back through [`http`] or [`listen`], is turned
+//! into a [`chat::Click`] by its platform, and is acted on by [`actions`].
 
 #![forbid(unsafe_code)]
 
+pub mod actions;
+pub mod chat;
 pub mod cli;
 pub mod config;
-pub mod deliver;
+pub mod delivery;
 pub mod demo;
 pub mod event;
 pub mod http;
-pub mod interact;
+pub mod listen;
 pub mod pipeline;
+pub mod platform;
 pub mod redact;
 pub mod render;
 pub mod routing;
+pub mod secret;
 pub mod store;
 pub mod stripe;
 pub mod telemetry;
@@ -45,7 +56,10 @@ pub mod telemetry;
 use std::future::Future;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use tokio::net::TcpListener;
+
+use crate::chat::ClickHandler;
 
 pub use config::Config;
 pub use http::AppState;
@@ -66,7 +80,7 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let chats = deliver::Chats::from_config(&state.config, deliver::console::Console::stdout())?;
+    let chats = chat::Chats::from_config(&state.config, chat::console::Console::stdout())?;
     run_with(listener, state, chats, shutdown).await
 }
 
@@ -74,7 +88,7 @@ pub async fn run(
 pub async fn run_with(
     listener: TcpListener,
     state: AppState,
-    chats: deliver::Chats,
+    chats: chat::Chats,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -87,49 +101,22 @@ pub async fn run_with(
     ));
     let chats = Arc::new(chats);
     let mut state = state;
-    let interact = Arc::new(interact::Interact::new(
+    let actions = Arc::new(actions::Actions::new(
         state.config.clone(),
         state.store.clone(),
         chats.clone(),
     ));
-    state.interact = Some(interact.clone());
-    // Slack clicks over Socket Mode, when an app token is configured.
-    let socket_mode = state.config.slack.app_token.as_ref().map(|_| {
-        tokio::spawn(interact::socket_mode::run(
-            state.config.slack.clone(),
-            interact.clone(),
-            stopped.clone(),
-        ))
-    });
-    // Discord presses over the gateway, when asked for.
-    let gateway =
-        (state.config.discord.gateway && state.config.discord.bot_token.is_some()).then(|| {
-            tokio::spawn(interact::gateway::run(
-                state.config.discord.clone(),
-                interact.clone(),
-                stopped.clone(),
-            ))
-        });
-    // Telegram clicks and commands: long polling unless a webhook secret is configured.
-    let stopped_poll = stopped.clone();
-    let poller = match (
-        interact::telegram::bot(&state.config.telegram),
-        &state.config.telegram.webhook_secret_token,
-    ) {
-        (Some(bot), None) => Some(tokio::spawn(async move {
-            interact::telegram::register_commands(&bot).await;
-            interact::telegram::poll(interact, bot, stopped_poll).await;
-        })),
-        (Some(bot), Some(_)) => {
-            tokio::spawn(async move { interact::telegram::register_commands(&bot).await });
-            None
-        }
-        _ => None,
-    };
-    let deliverer = Arc::new(deliver::Deliverer::new(
+    let clicks: Arc<dyn ClickHandler> = actions.clone();
+    state.clicks = Some(clicks.clone());
+    let listeners = start_listeners(&state.config, &clicks, &stopped);
+    let deliverer = Arc::new(delivery::Deliverer::new(
         state.config.clone(),
         state.store.clone(),
         chats,
+        Arc::new(ArmButtons {
+            config: state.config.clone(),
+            store: state.store.clone(),
+        }),
         state.metrics.clone(),
     ));
     let delivery = tokio::spawn(deliverer.run(state.delivery_wake.clone(), stopped));
@@ -137,16 +124,77 @@ pub async fn run_with(
     let _ = stop.send(true);
     let _ = pipeline.await;
     let _ = delivery.await;
-    if let Some(poller) = poller {
-        let _ = poller.await;
-    }
-    if let Some(socket_mode) = socket_mode {
-        let _ = socket_mode.await;
-    }
-    if let Some(gateway) = gateway {
-        let _ = gateway.await;
+    for listener in listeners {
+        let _ = listener.await;
     }
     Ok(served?)
+}
+
+/// Starts the listeners that need no public URL, as configured: Slack
+/// Socket Mode (an app token), the Discord gateway (`gateway = true`), and
+/// Telegram long polling (a bot token without a webhook secret; with one,
+/// only the command list is registered).
+fn start_listeners(
+    config: &config::Config,
+    clicks: &Arc<dyn ClickHandler>,
+    stopped: &tokio::sync::watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut listeners = Vec::new();
+    if config.slack.app_token.is_some() {
+        listeners.push(tokio::spawn(listen::socket_mode::run(
+            config.slack.clone(),
+            clicks.clone(),
+            stopped.clone(),
+        )));
+    }
+    if config.discord.gateway && config.discord.bot_token.is_some() {
+        listeners.push(tokio::spawn(listen::gateway::run(
+            config.discord.clone(),
+            clicks.clone(),
+            stopped.clone(),
+        )));
+    }
+    if let Some(bot) = chat::telegram::inbound::bot(&config.telegram) {
+        if config.telegram.webhook_secret_token.is_none() {
+            let (clicks, stopped) = (clicks.clone(), stopped.clone());
+            listeners.push(tokio::spawn(async move {
+                chat::telegram::inbound::register_commands(&bot).await;
+                listen::telegram::poll(clicks, bot, stopped).await;
+            }));
+        } else {
+            tokio::spawn(async move { chat::telegram::inbound::register_commands(&bot).await });
+        }
+    }
+    listeners
+}
+
+/// The delivery worker's [`delivery::Buttons`]: the actions' button tokens.
+struct ArmButtons {
+    config: Arc<Config>,
+    store: Arc<dyn store::Store>,
+}
+
+#[async_trait]
+impl delivery::Buttons for ArmButtons {
+    async fn arm(
+        &self,
+        card: &mut render::Card,
+        view: &event::EventView,
+        receiver: &config::Receiver,
+        delivery_id: i64,
+        event_seq: i64,
+    ) -> Result<(), store::StoreError> {
+        actions::arm(
+            &self.config,
+            self.store.as_ref(),
+            card,
+            view,
+            receiver,
+            delivery_id,
+            event_seq,
+        )
+        .await
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -15,7 +15,6 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
 use crate::config::Config;
-use crate::event::EventView;
 use crate::store::{NewDelivery, Store, StoreError, StoredEvent};
 
 /// Events routed per store round trip.
@@ -26,7 +25,7 @@ const TICK: Duration = Duration::from_secs(1);
 
 /// The deliveries one stored event needs.
 pub fn deliveries_for(config: &Config, stored: &StoredEvent) -> Vec<NewDelivery> {
-    let deliveries: Vec<NewDelivery> = match EventView::from_stored(stored) {
+    let deliveries: Vec<NewDelivery> = match stored.view() {
         Ok(view) => config
             .router
             .route(&view)

@@ -14,7 +14,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{Errors, KeyPath};
-use crate::routing::Threshold;
+use crate::event::Threshold;
+use crate::platform::Platform;
 
 /// Every action a button can carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -166,14 +167,36 @@ pub struct InteractionsConfig {
 }
 
 /// Who pressed a button, as the platform says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Clicker<'a> {
-    /// A Slack user id.
-    Slack(&'a str),
-    /// A Discord user id and the role ids they hold.
-    Discord(&'a str, &'a [String]),
-    /// A Telegram user id.
-    Telegram(i64),
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clicker<'a> {
+    /// The platform the press came from.
+    pub platform: Platform,
+    /// The platform's user id.
+    pub user_id: &'a str,
+    /// Discord role ids they hold (empty elsewhere).
+    pub platform_roles: &'a [String],
+}
+
+impl Role {
+    /// Whether a clicker is in this role.
+    pub fn holds(&self, clicker: &Clicker<'_>) -> bool {
+        let user = clicker.user_id;
+        match clicker.platform {
+            Platform::Slack => self.slack_users.iter().any(|u| u == user),
+            Platform::Discord => {
+                self.discord_users.iter().any(|u| u == user)
+                    || self
+                        .discord_roles
+                        .iter()
+                        .any(|r| clicker.platform_roles.contains(r))
+            }
+            Platform::Telegram => user
+                .parse::<i64>()
+                .is_ok_and(|id| self.telegram_users.contains(&id)),
+            // Nobody clicks on standard output or a generic webhook.
+            Platform::Console | Platform::Webhook => false,
+        }
+    }
 }
 
 impl InteractionsConfig {
@@ -189,14 +212,7 @@ impl InteractionsConfig {
     pub fn roles_of(&self, clicker: &Clicker<'_>) -> Vec<&str> {
         self.roles
             .iter()
-            .filter(|(_, role)| match clicker {
-                Clicker::Slack(user) => role.slack_users.iter().any(|u| u == user),
-                Clicker::Discord(user, roles) => {
-                    role.discord_users.iter().any(|u| u == user)
-                        || role.discord_roles.iter().any(|r| roles.contains(r))
-                }
-                Clicker::Telegram(user) => role.telegram_users.contains(user),
-            })
+            .filter(|(_, role)| role.holds(clicker))
             .map(|(name, _)| name.as_str())
             .collect()
     }

@@ -1,6 +1,9 @@
 //! Table tests for loading and validating `bot.toml`.
 
 use super::*;
+use std::time::Duration;
+
+use crate::platform::Platform;
 
 const SECRET: &str = "whsec_0123456789abcdef";
 
@@ -271,16 +274,23 @@ fn chat_credentials_come_from_env_or_file_and_defaults_are_the_documented_limits
     let env = Environment::fixed([("SLACK".to_owned(), "xoxb-1".to_owned())]);
     let config = load_str(&text, &env).unwrap();
     assert_eq!(config.slack.bot_token.unwrap().expose(), "xoxb-1");
-    assert_eq!(config.slack.api_base_url, chat::SLACK_API_URL);
+    assert_eq!(config.slack.api_base_url, slack::SLACK_API_URL);
     assert_eq!(config.discord.bot_token.unwrap().expose(), "discord-token");
     assert_eq!(
-        config.delivery.slack.per_destination,
+        config
+            .delivery
+            .rates(Platform::Slack)
+            .unwrap()
+            .per_destination,
         Rate {
             count: 2,
             per: Duration::from_secs(5)
         }
     );
-    assert_eq!(config.delivery.telegram, Rates::TELEGRAM);
+    assert_eq!(
+        config.delivery.rates(Platform::Telegram),
+        Some(&Rates::TELEGRAM)
+    );
     assert_eq!(config.delivery.retry_schedule.len(), 7);
     assert_eq!(config.delivery.fold_after, Duration::from_secs(10));
 }

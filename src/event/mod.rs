@@ -1,8 +1,14 @@
 //! The domain view of a Stripe event: its typed [`view`], money in real
-//! minor units, and Dashboard links.
+//! minor units (and thresholds on it), Dashboard links, and account names.
 
+pub mod facts;
 pub mod links;
 pub mod money;
 pub mod view;
 
+pub use money::Threshold;
 pub use view::{EventView, ObjectKind};
+
+/// The account name of the root endpoint, `POST /webhooks/stripe`; other
+/// accounts are the NAME of `[stripe.accounts.NAME]`.
+pub const DEFAULT_ACCOUNT: &str = "default";

@@ -132,6 +132,16 @@ impl fmt::Display for Money {
     }
 }
 
+/// `amount_gte = { amount = 1000, currency = "usd" }`: an amount in major
+/// units of a currency, as routes and approval rules write it.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct Threshold {
+    /// The amount in major units (`1000` means $1,000.00 for USD).
+    pub amount: f64,
+    /// Its currency.
+    pub currency: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

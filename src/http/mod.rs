@@ -1,10 +1,12 @@
-//! The HTTP surface: Stripe webhooks, health, readiness and metrics.
+//! The HTTP surface: Stripe webhooks, the interaction endpoints, health,
+//! readiness and metrics.
 //!
 //! [`router`] builds the axum app from an [`AppState`]; [`serve`] runs it on
 //! a listener the caller bound (port 0 in tests) until the caller's shutdown
 //! future resolves, then stops accepting and lets in-flight requests finish.
 
 pub mod health;
+pub mod interactions;
 pub mod metrics;
 pub mod webhook;
 
@@ -15,10 +17,10 @@ use axum::Router;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
+use crate::chat::ClickHandler;
 use crate::config::Config;
 use crate::store::Store;
-
-pub use metrics::Metrics;
+use crate::telemetry::Metrics;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -33,8 +35,8 @@ pub struct AppState {
     pub pipeline_wake: Arc<tokio::sync::Notify>,
     /// Wakes the delivery worker when the pipeline queued new deliveries.
     pub delivery_wake: Arc<tokio::sync::Notify>,
-    /// Button clicks; set by [`crate::run_with`] once the chat adapters exist.
-    pub interact: Option<Arc<crate::interact::Interact>>,
+    /// Acts on button clicks; set by [`crate::run_with`] once the chat adapters exist.
+    pub clicks: Option<Arc<dyn ClickHandler>>,
 }
 
 impl AppState {
@@ -46,7 +48,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             pipeline_wake: Arc::new(tokio::sync::Notify::new()),
             delivery_wake: Arc::new(tokio::sync::Notify::new()),
-            interact: None,
+            clicks: None,
         }
     }
 }
@@ -56,19 +58,10 @@ pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
     Router::new()
         .route("/webhooks/stripe", post(webhook::default_account))
-        .route(
-            "/interactions/slack",
-            post(crate::interact::slack::interactions),
-        )
+        .route("/interactions/slack", post(interactions::slack))
         .route("/webhooks/stripe/{account}", post(webhook::named_account))
-        .route(
-            "/telegram/webhook",
-            post(crate::interact::telegram::webhook),
-        )
-        .route(
-            "/interactions/discord",
-            post(crate::interact::discord::interactions),
-        )
+        .route("/telegram/webhook", post(interactions::telegram))
+        .route("/interactions/discord", post(interactions::discord))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))

@@ -186,7 +186,7 @@ pub fn build(view: &EventView, policy: &RedactionPolicy, account_name: &str, now
     if !view.livemode {
         badges.push("TEST MODE".to_owned());
     }
-    if view.account != crate::config::DEFAULT_ACCOUNT {
+    if view.account != crate::event::DEFAULT_ACCOUNT {
         badges.push(account_name.to_owned());
     }
     if let Some(connected) = &view.connect_account {

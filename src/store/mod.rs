@@ -55,6 +55,15 @@ pub struct StoredEvent {
 }
 
 impl StoredEvent {
+    /// The typed view of the stored payload: parse it once per stage and pass the view on.
+    pub fn view(&self) -> Result<crate::event::EventView, crate::event::view::ViewError> {
+        crate::event::EventView::from_payload(
+            &self.event.payload,
+            &self.event.event_id,
+            &self.event.account,
+        )
+    }
+
     /// Reads an event row (columns as in `SELECT seq, account, event_id, …`) of either backend.
     pub fn from_row<R>(row: &R) -> Result<Self, sqlx::Error>
     where

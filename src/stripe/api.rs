@@ -11,10 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::config::Secret;
-
-/// Stripe's API host.
-pub const STRIPE_API_URL: &str = "https://api.stripe.com";
+use crate::secret::Secret;
 
 /// How long one Stripe call may take.
 const TIMEOUT: Duration = Duration::from_secs(20);

@@ -13,7 +13,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// The only scheme we verify.
 pub const SCHEME: &str = "v1";
@@ -142,7 +142,7 @@ pub fn compute_signature(secret: &Secret, timestamp: i64, body: &[u8]) -> [u8; 3
 ///
 /// ```
 /// use std::time::Duration;
-/// use stripe_chatops::config::Secret;
+/// use stripe_chatops::secret::Secret;
 /// use stripe_chatops::stripe::signature::{SignatureError, sign, verify};
 ///
 /// let secret = Secret::new("whsec_doc_example");

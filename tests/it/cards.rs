@@ -6,9 +6,13 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use serde_json::{Value, json};
+use stripe_chatops::chat::discord::render as discord;
+use stripe_chatops::chat::slack::render as slack;
+use stripe_chatops::chat::telegram::render as telegram;
 use stripe_chatops::event::EventView;
+use stripe_chatops::platform::Platform;
 use stripe_chatops::redact::{EmailDisplay, NameDisplay, RedactionPolicy};
-use stripe_chatops::render::{self, Platform, Templates, discord, slack, telegram};
+use stripe_chatops::render::{self, Templates};
 use stripe_chatops::stripe::sample::SAMPLE_TYPES;
 
 /// Cards are rendered as of this instant, so relative dates are stable.
@@ -256,8 +260,15 @@ fn all_platforms(event: &Value, account: &str, policy: &RedactionPolicy) -> Valu
     };
     let card = render::card_for(&templates, &view, policy, None, account_name, NOW).unwrap();
     let mut out = serde_json::Map::new();
-    for platform in Platform::ALL {
-        out.insert(platform.name().to_owned(), render::payload(platform, &card));
+    // The four payload formats (a generic webhook carries the console text).
+    for platform in Platform::ALL
+        .into_iter()
+        .filter(|p| *p != Platform::Webhook)
+    {
+        out.insert(
+            platform.name().to_owned(),
+            stripe_chatops::chat::render(platform, &card),
+        );
     }
     Value::Object(out)
 }

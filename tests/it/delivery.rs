@@ -5,8 +5,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use stripe_chatops::chat::slack::SlackMessage;
+use stripe_chatops::chat::telegram::TelegramMessage;
+use stripe_chatops::chat::{Chat, MessageRef, Outbound};
 use stripe_chatops::config::{DiscordConfig, Secret, SlackConfig, TelegramConfig};
-use stripe_chatops::deliver::{Chat, MessageRef, Outbound};
 use stripe_chatops::store::OutboxCounts;
 
 use crate::support::fakes::{self, DISCORD_TOKEN, Fake, SLACK_TOKEN, TELEGRAM_TOKEN};
@@ -143,7 +145,7 @@ async fn slack_gets_each_card_in_order_and_the_message_ref_is_kept() {
     assert_eq!(delivery.status, "sent");
     let reference = MessageRef::from_json(delivery.message_ref.as_deref().unwrap()).unwrap();
     assert!(
-        matches!(reference, MessageRef::Slack { ref channel, ref ts } if channel == "C0FINANCE" && ts.starts_with("1700000000."))
+        matches!(reference.decode(), Some(SlackMessage::Slack { ref channel, ref ts }) if channel == "C0FINANCE" && ts.starts_with("1700000000."))
     );
     // Order per destination: the first event's card came first.
     assert!(mentions(&posts[0].body, failed["id"].as_str().unwrap()));
@@ -189,7 +191,7 @@ async fn discord_gets_an_embed_with_an_enforced_nonce() {
 #[tokio::test]
 async fn a_retried_discord_send_with_the_same_nonce_posts_once() {
     let fake = fakes::discord().await;
-    let discord = stripe_chatops::deliver::discord::Discord::new(&DiscordConfig {
+    let discord = stripe_chatops::chat::discord::Discord::new(&DiscordConfig {
         bot_token: Some(Secret::new(DISCORD_TOKEN)),
         api_base_url: fake.base_url(),
         public_key: None,
@@ -198,13 +200,13 @@ async fn a_retried_discord_send_with_the_same_nonce_posts_once() {
     let card =
         stripe_chatops::render::Card::parse("title: Hello\nseverity: info\nfooter: f").unwrap();
     let message = Outbound {
-        payload: stripe_chatops::render::payload(stripe_chatops::render::Platform::Discord, &card),
+        payload: stripe_chatops::chat::render(stripe_chatops::platform::Platform::Discord, &card),
         card: &card,
         idempotency_key: "d0123456789abcdef01234567".into(),
         reply_to: None,
     };
     let destination =
-        stripe_chatops::routing::Destination::Discord(stripe_chatops::routing::DiscordTarget {
+        stripe_chatops::config::Destination::Discord(stripe_chatops::config::DiscordTarget {
             channel_id: "42".into(),
         });
     let first = discord.post(&destination, &message).await.unwrap();
@@ -222,12 +224,12 @@ async fn a_retried_discord_send_with_the_same_nonce_posts_once() {
     };
     assert!(matches!(
         discord.post(&destination, &second_card).await,
-        Err(stripe_chatops::deliver::SendError::RateLimited { .. })
+        Err(stripe_chatops::chat::SendError::RateLimited { .. })
     ));
     fake.state.missing.lock().unwrap().insert("42".into());
     assert!(matches!(
         discord.post(&destination, &second_card).await,
-        Err(stripe_chatops::deliver::SendError::Permanent(_))
+        Err(stripe_chatops::chat::SendError::Permanent(_))
     ));
 }
 
@@ -250,7 +252,7 @@ async fn telegram_gets_html_in_its_forum_topic() {
 #[tokio::test]
 async fn adapters_edit_what_they_posted() {
     let slack_fake = fakes::slack().await;
-    let slack = stripe_chatops::deliver::slack::Slack::new(&SlackConfig {
+    let slack = stripe_chatops::chat::slack::Slack::new(&SlackConfig {
         bot_token: Some(Secret::new(SLACK_TOKEN)),
         incoming_webhook_url: None,
         api_base_url: format!("{}/api", slack_fake.base_url()),
@@ -259,7 +261,7 @@ async fn adapters_edit_what_they_posted() {
     })
     .unwrap();
     let telegram_fake = fakes::telegram().await;
-    let telegram = stripe_chatops::deliver::telegram::Telegram::new(&TelegramConfig {
+    let telegram = stripe_chatops::chat::telegram::Telegram::new(&TelegramConfig {
         bot_token: Some(Secret::new(TELEGRAM_TOKEN)),
         api_base_url: telegram_fake.base_url(),
         webhook_secret_token: None,
@@ -270,7 +272,8 @@ async fn adapters_edit_what_they_posted() {
         "title: Retried by @alice\nseverity: success\nfooter: f",
     )
     .unwrap();
-    use stripe_chatops::render::{Platform, payload};
+    use stripe_chatops::chat::render as payload;
+    use stripe_chatops::platform::Platform;
     let outbound = |platform| Outbound {
         payload: payload(platform, &card),
         card: &card,
@@ -279,10 +282,10 @@ async fn adapters_edit_what_they_posted() {
     };
     slack
         .edit(
-            &MessageRef::Slack {
+            &MessageRef::new(&SlackMessage::Slack {
                 channel: "C1".into(),
                 ts: "1700000000.000001".into(),
-            },
+            }),
             &outbound(Platform::Slack),
         )
         .await
@@ -291,10 +294,10 @@ async fn adapters_edit_what_they_posted() {
     assert_eq!(update.body["ts"], json!("1700000000.000001"));
     telegram
         .edit(
-            &MessageRef::Telegram {
+            &MessageRef::new(&TelegramMessage::Telegram {
                 chat_id: 5,
                 message_id: 9,
-            },
+            }),
             &outbound(Platform::Telegram),
         )
         .await

@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 
 use serde_json::{Value, json};
-use stripe_chatops::interact::slack::sign;
+use stripe_chatops::chat::slack::sign;
 use stripe_chatops::store::NewToken;
 
 use crate::support::fakes::{self, Fake, SLACK_TOKEN, STRIPE_KEY};

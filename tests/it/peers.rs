@@ -8,10 +8,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::json;
-use stripe_chatops::config::{DiscordConfig, Secret};
-use stripe_chatops::deliver::{Chat, Outbound, SendError};
-use stripe_chatops::render::{Platform, payload};
-use stripe_chatops::routing::{Destination, DiscordTarget};
+use stripe_chatops::chat::{Chat, Outbound, SendError, render as payload};
+use stripe_chatops::config::{Destination, DiscordConfig, DiscordTarget, Secret};
+use stripe_chatops::platform::Platform;
 
 use crate::support::peers;
 use crate::support::*;
@@ -125,7 +124,7 @@ async fn prism_accepts_every_card_under_discords_openapi_spec() {
     let proxy = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await });
 
-    let discord = stripe_chatops::deliver::discord::Discord::new(&DiscordConfig {
+    let discord = stripe_chatops::chat::discord::Discord::new(&DiscordConfig {
         bot_token: Some(Secret::new("peer-test-token")),
         api_base_url: format!("http://{proxy}"),
         public_key: None,

@@ -266,11 +266,11 @@ pub async fn start_app_with_config(database: TestDatabase, text: &str) -> TestAp
     let address = listener.local_addr().unwrap();
     let (shutdown, stop) = oneshot::channel::<()>();
     let console = Arc::new(Mutex::new(Vec::new()));
-    let chats = stripe_chatops::deliver::Chats::from_config(
+    let chats = stripe_chatops::chat::Chats::from_config(
         &state.config,
-        stripe_chatops::deliver::console::Console::new(Arc::new(Mutex::new(Box::new(
-            SharedBuffer(console.clone()),
-        )))),
+        stripe_chatops::chat::console::Console::new(Arc::new(Mutex::new(Box::new(SharedBuffer(
+            console.clone(),
+        ))))),
     )
     .expect("chat adapters");
     let server = tokio::spawn(stripe_chatops::run_with(

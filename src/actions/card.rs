@@ -1,0 +1,90 @@
+//! The card edited in place after a press: rendered again from its event
+//! for its receiver, its still-open buttons re-armed, then put in the
+//! state the press asks for (see `render::states`).
+
+use crate::chat::{MessageRef, Outbound};
+use crate::config::ActionKind;
+use crate::render::states;
+
+use super::{Actions, Checked};
+
+/// What the edited card shows.
+pub enum CardState<'a> {
+    /// The outcome of an action, first; the buttons already used gone.
+    Outcome(&'a str),
+    /// A question: Confirm / Cancel (the two-step confirmation of Discord and Telegram).
+    Confirming,
+    /// "Assign…": one button per assignee, and Cancel.
+    Picking,
+    /// The buttons again.
+    Open,
+}
+
+impl Actions {
+    /// Edits the card of a checked click in place (a failure is logged: the
+    /// action itself has already been recorded).
+    pub(super) async fn update_card(&self, checked: &Checked, state: CardState<'_>) {
+        let token = &checked.live.token;
+        let view = &checked.view;
+        let Some(receiver) = self.config.receivers.get(&token.receiver) else {
+            return;
+        };
+        let reference = match self.store.delivery_message(token.delivery_id).await {
+            Ok(Some(text)) => MessageRef::from_json(&text),
+            _ => None,
+        };
+        let (Some(reference), Some(chat)) =
+            (reference, self.chats.for_destination(&receiver.destination))
+        else {
+            return;
+        };
+        let Ok(mut card) = self.config.card_for(&self.templates, view, Some(receiver)) else {
+            return;
+        };
+        let open = self
+            .store
+            .open_tokens(token.delivery_id)
+            .await
+            .unwrap_or_default();
+        card.actions.retain_mut(|action| {
+            match open.iter().find(|(name, _)| *name == action.action) {
+                Some((_, open_token)) => {
+                    action.token = Some(open_token.clone());
+                    if let Some(kind) = ActionKind::parse(&action.action)
+                        && self.config.interactions.policy(kind).confirm
+                    {
+                        action.confirm = Some(states::confirmation(
+                            &action.label,
+                            view,
+                            &receiver.redaction,
+                        ));
+                    }
+                    true
+                }
+                None => false,
+            }
+        });
+        match state {
+            CardState::Outcome(outcome) => states::with_outcome(&mut card, outcome),
+            CardState::Confirming => {
+                if states::confirming(&mut card, &token.token, view, &receiver.redaction).is_none()
+                {
+                    return;
+                }
+            }
+            CardState::Picking => {
+                states::picking(&mut card, &token.token, &self.config.interactions.assignees)
+            }
+            CardState::Open => {}
+        }
+        let message = Outbound {
+            payload: crate::chat::render(receiver.destination.platform(), &card),
+            card: &card,
+            idempotency_key: format!("edit-{}", token.token),
+            reply_to: None,
+        };
+        if let Err(error) = chat.edit(&reference, &message).await {
+            tracing::warn!(receiver = %receiver.name, error = %error, "cannot update the card");
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! The actions a button runs, behind one [`Action`] trait.
+//!
+//! Each gets the checked click (token, event, view, clicker) and returns the
+//! line the card shows, the audit outcome and detail, and Stripe's request id.
+//! The Stripe actions call `POST /v1/invoices/{id}/{verb}` with an
+//! `Idempotency-Key` derived from the button's token, so Stripe is asked
+//! once however often the click arrives.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::chat::Click;
+use crate::config::{ActionKind, Config};
+use crate::event::EventView;
+use crate::store::{ActionToken, StoredEvent};
+use crate::stripe::api::StripeClient;
+
+/// What an action works with.
+pub struct ActionContext<'a> {
+    /// The configuration.
+    pub config: &'a Config,
+    /// The Stripe API client.
+    pub stripe: &'a StripeClient,
+    /// The button's token.
+    pub token: &'a ActionToken,
+    /// The event the card is about.
+    pub stored: &'a StoredEvent,
+    /// Its view.
+    pub view: &'a EventView,
+    /// Who pressed, and (for "Assign…") what they picked.
+    pub click: &'a Click,
+    /// `14:02 UTC`.
+    pub at: String,
+}
+
+/// What an action did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionOutcome {
+    /// The card's "Done" line: "Retried by @alice at 14:02 UTC — paid ✅".
+    pub line: String,
+    /// `done` or `failed`, for the audit log.
+    pub audit: &'static str,
+    /// Words for the audit log.
+    pub detail: String,
+    /// Stripe's `Request-Id`.
+    pub request_id: Option<String>,
+}
+
+impl ActionOutcome {
+    fn new(line: String, audit: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            line,
+            audit,
+            detail: detail.into(),
+            request_id: None,
+        }
+    }
+}
+
+/// One kind of button.
+#[async_trait]
+pub trait Action: Send + Sync {
+    /// Runs it for a click that passed every check.
+    async fn run(&self, ctx: &ActionContext<'_>) -> ActionOutcome;
+}
+
+/// The action of a kind.
+pub fn action_for(kind: ActionKind) -> Box<dyn Action> {
+    match kind {
+        ActionKind::RetryPayment => Box::new(InvoiceAction {
+            verb: "pay",
+            done: "Retried",
+        }),
+        ActionKind::SendDunning => Box::new(InvoiceAction {
+            verb: "send",
+            done: "Reminder sent",
+        }),
+        ActionKind::MarkUncollectible => Box::new(InvoiceAction {
+            verb: "mark_uncollectible",
+            done: "Marked uncollectible",
+        }),
+        ActionKind::VoidInvoice => Box::new(InvoiceAction {
+            verb: "void",
+            done: "Voided",
+        }),
+        ActionKind::Assign => Box::new(Assign),
+        ActionKind::Acknowledge => Box::new(Note {
+            done: "Acknowledged",
+            detail: "acknowledged",
+            mark: "",
+        }),
+        ActionKind::Resolve => Box::new(Note {
+            done: "Resolved",
+            detail: "resolved",
+            mark: " ✅",
+        }),
+    }
+}
+
+/// `POST /v1/invoices/{id}/{verb}`.
+struct InvoiceAction {
+    verb: &'static str,
+    done: &'static str,
+}
+
+#[async_trait]
+impl Action for InvoiceAction {
+    async fn run(&self, ctx: &ActionContext<'_>) -> ActionOutcome {
+        let (done, who, at) = (self.done, &ctx.click.mention, &ctx.at);
+        let Some(invoice) = ctx
+            .token
+            .token
+            .object_id
+            .as_deref()
+            .filter(|id| id.starts_with("in_"))
+        else {
+            return ActionOutcome::new(
+                format!("{done} by {who} failed: this card is not about an invoice"),
+                "failed",
+                "no invoice",
+            );
+        };
+        let Some(key) = ctx
+            .config
+            .endpoint(&ctx.stored.event.account)
+            .and_then(|e| e.api_key.clone())
+        else {
+            return ActionOutcome::new(
+                format!("{done} by {who} failed: no Stripe API key for this account"),
+                "failed",
+                "no [stripe] api_key",
+            );
+        };
+        let idempotency_key = format!("stripe-chatops-{}", ctx.token.token.token);
+        let answer = ctx
+            .stripe
+            .post(
+                &key,
+                &format!("/v1/invoices/{invoice}/{}", self.verb),
+                &[],
+                &idempotency_key,
+                ctx.view.connect_account.as_deref(),
+            )
+            .await;
+        match answer {
+            Ok(response) => {
+                let status = response.object["status"].as_str().unwrap_or("done");
+                let mark = if status == "paid" { " ✅" } else { "" };
+                ActionOutcome {
+                    line: format!("{done} by {who} at {at} — {status}{mark}"),
+                    audit: "done",
+                    detail: format!("invoice {status}"),
+                    request_id: response.request_id,
+                }
+            }
+            Err(error) => ActionOutcome {
+                line: format!("{done} by {who} at {at} — declined: {}", error.reason()),
+                audit: "failed",
+                detail: error.message.clone(),
+                request_id: error.request_id.clone(),
+            },
+        }
+    }
+}
+
+/// "Take it" (the clicker), "Assign…" (a picked name), and the optional
+/// ticket webhook ("Create ticket").
+struct Assign;
+
+#[async_trait]
+impl Action for Assign {
+    async fn run(&self, ctx: &ActionContext<'_>) -> ActionOutcome {
+        let (who, at, view, click) = (&ctx.click.mention, &ctx.at, ctx.view, ctx.click);
+        let picked = click
+            .pick
+            .and_then(|i| ctx.config.interactions.assignees.get(i));
+        let taken = match picked {
+            Some(name) => format!("Assigned to {name} by {who} at {at}"),
+            None => format!("Taken by {who} at {at}"),
+        };
+        let assignee = picked.map_or(who.as_str(), String::as_str);
+        let Some(url) = &ctx.config.interactions.ticket_webhook else {
+            return ActionOutcome::new(taken, "done", format!("assigned to {assignee}"));
+        };
+        // The case, as the helpdesk needs it: ids and links, no customer PII.
+        let case = serde_json::json!({
+            "event_id": view.id,
+            "event_type": view.event_type,
+            "object_id": view.object_id,
+            "livemode": view.livemode,
+            "amount": view.amount.as_ref().map(|a| a.display.clone()),
+            "dashboard_url": view.dashboard_url,
+            "assignee": assignee,
+            "assigned_by": who,
+            "assignee_platform": click.platform.name(),
+            "assignee_id": click.user_id,
+        });
+        let answer = reqwest::Client::new()
+            .post(url)
+            .header(
+                "Idempotency-Key",
+                format!("stripe-chatops-{}", ctx.token.token.token),
+            )
+            .json(&case)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+        match answer {
+            Ok(response) if response.status().is_success() => ActionOutcome::new(
+                format!("{taken} · ticket created"),
+                "done",
+                "assigned; ticket posted",
+            ),
+            Ok(response) => {
+                let status = response.status().as_u16();
+                ActionOutcome::new(
+                    format!("{taken} · the ticket failed (HTTP {status})"),
+                    "failed",
+                    format!("ticket webhook answered HTTP {status}"),
+                )
+            }
+            Err(error) => ActionOutcome::new(
+                format!("{taken} · the ticket failed (helpdesk unreachable)"),
+                "failed",
+                format!("ticket webhook unreachable: {}", error.without_url()),
+            ),
+        }
+    }
+}
+
+/// Acknowledge, resolve: the card records who and when.
+struct Note {
+    done: &'static str,
+    detail: &'static str,
+    mark: &'static str,
+}
+
+#[async_trait]
+impl Action for Note {
+    async fn run(&self, ctx: &ActionContext<'_>) -> ActionOutcome {
+        ActionOutcome::new(
+            format!(
+                "{} by {} at {}{}",
+                self.done, ctx.click.mention, ctx.at, self.mark
+            ),
+            "done",
+            self.detail,
+        )
+    }
+}

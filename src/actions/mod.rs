@@ -1,0 +1,289 @@
+//! Buttons that act: clicks checked against roles and approvals, the action
+//! run once, the audit log, and the card updated in place with what was
+//! done and by whom.
+//!
+//! Every button of a sent card carries an opaque random token ([`tokens`]).
+//! A click is refused with a private notice when the token is unknown,
+//! expired or already used, or when the clicker's roles do not allow the
+//! action (audited) — see [`check`]. Otherwise the token is claimed in one
+//! conditional UPDATE, so a double click, a platform's retry or a second
+//! replica cannot run it again; the action ([`kinds`]) runs with an
+//! `Idempotency-Key` derived from the token; the outcome is audited and the
+//! card is edited in place ([`card`]). [`Actions`] is the service; it is the
+//! [`ClickHandler`] every platform's inbound side hands its clicks to.
+
+pub mod card;
+pub mod check;
+pub mod commands;
+pub mod kinds;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::chat::{ChatCommand, Chats, Click, ClickHandler, ClickOutcome, Press, Verdict};
+use crate::config::{ActionKind, Config};
+use crate::event::{EventView, Threshold};
+use crate::render::Templates;
+use crate::store::{ActionToken, Store, StoreError, StoredEvent, now_ms};
+use crate::stripe::api::StripeClient;
+use card::CardState;
+
+pub use check::Subject;
+pub use tokens::{arm, new_token};
+
+/// The interaction service of a process.
+pub struct Actions {
+    config: Arc<Config>,
+    store: Arc<dyn Store>,
+    chats: Arc<Chats>,
+    stripe: StripeClient,
+    templates: Templates,
+}
+
+/// A click that passed every check: its action, its live token, the event
+/// and its view (parsed once, here).
+pub struct Checked {
+    kind: ActionKind,
+    live: ActionToken,
+    stored: StoredEvent,
+    view: EventView,
+}
+
+impl Checked {
+    fn subject(&self) -> Subject<'_> {
+        Subject {
+            action: self.kind.name(),
+            token: Some(&self.live),
+            event_id: Some(&self.stored.event.event_id),
+        }
+    }
+}
+
+/// The early verdict of a press, sent at most once.
+struct Early(Option<Verdict>);
+
+impl Early {
+    /// Sends the verdict; for a refusal, returns what the press ends with:
+    /// [`ClickOutcome::Answered`] when the notice went out with the verdict.
+    fn send(&mut self, notice: Option<String>) -> Option<ClickOutcome> {
+        let sent = match self.0.take() {
+            Some(verdict) => verdict.send(notice.clone()).is_ok(),
+            None => false,
+        };
+        notice.map(|text| {
+            if sent {
+                ClickOutcome::Answered
+            } else {
+                ClickOutcome::Refused(text)
+            }
+        })
+    }
+}
+
+impl Actions {
+    /// The service.
+    pub fn new(config: Arc<Config>, store: Arc<dyn Store>, chats: Arc<Chats>) -> Self {
+        Self {
+            stripe: StripeClient::new(&config.stripe.api_base_url),
+            templates: Templates::new(config.templates_dir.clone()),
+            config,
+            store,
+            chats,
+        }
+    }
+
+    /// Handles a press: the token's routing (confirm, pick, cancel) read
+    /// from its row, the checks run once, then the action or the question.
+    async fn handle(
+        &self,
+        mut click: Click,
+        data: &str,
+        native_confirm: bool,
+        early: &mut Early,
+    ) -> Result<ClickOutcome, StoreError> {
+        let press = Press::parse(data);
+        click.token = press.token().to_owned();
+        if let Press::Cancel(token) = press {
+            early.send(None);
+            self.cancel(token).await?;
+            return Ok(ClickOutcome::Cancelled);
+        }
+        if let Press::Pick(index, _) = press {
+            click.pick = Some(index);
+        }
+        let checked = match self.check(&click).await? {
+            Ok(checked) => checked,
+            Err(notice) => return Ok(early.send(Some(notice)).unwrap_or(ClickOutcome::Failed)),
+        };
+        early.send(None);
+        if let Press::Button(_) = press {
+            if self.is_picker(&checked.live) {
+                self.update_card(&checked, CardState::Picking).await;
+                return Ok(ClickOutcome::Asked);
+            }
+            if !native_confirm && self.config.interactions.policy(checked.kind).confirm {
+                self.update_card(&checked, CardState::Confirming).await;
+                return Ok(ClickOutcome::Asked);
+            }
+        }
+        self.act(&click, checked).await
+    }
+
+    /// Approvals, the claim of the token, the action, the audit, the card.
+    async fn act(&self, click: &Click, checked: Checked) -> Result<ClickOutcome, StoreError> {
+        let kind = checked.kind;
+        let policy = self.config.interactions.policy(kind);
+        if policy.approvals > 1
+            && above_threshold(&checked.view, policy.approval_threshold.as_ref())
+        {
+            match &checked.live.approved_by {
+                None => {
+                    if self
+                        .store
+                        .approve_token(&click.token, &click.actor())
+                        .await?
+                    {
+                        self.audit(
+                            click,
+                            checked.subject(),
+                            "approval_pending",
+                            "first approval",
+                            None,
+                        )
+                        .await;
+                        return Ok(ClickOutcome::Approved(
+                            "Your approval is recorded. A second authorised person must press the button too.".to_owned(),
+                        ));
+                    }
+                    return Ok(ClickOutcome::Refused(
+                        "Someone approved at the same moment; press again to confirm.".to_owned(),
+                    ));
+                }
+                Some(first) if *first == click.actor() => {
+                    self.audit(
+                        click,
+                        checked.subject(),
+                        "refused",
+                        "second approval by the first approver",
+                        None,
+                    )
+                    .await;
+                    return Ok(ClickOutcome::Refused(
+                        "You already approved this; a different person must approve it.".to_owned(),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        if !self
+            .store
+            .claim_token(&click.token, &click.actor(), now_ms())
+            .await?
+        {
+            return Ok(ClickOutcome::Refused(
+                "Already done; nothing was done again.".to_owned(),
+            ));
+        }
+        let context = kinds::ActionContext {
+            config: &self.config,
+            stripe: &self.stripe,
+            token: &checked.live,
+            stored: &checked.stored,
+            view: &checked.view,
+            click,
+            at: chrono::Utc::now().format("%H:%M UTC").to_string(),
+        };
+        let outcome = kinds::action_for(kind).run(&context).await;
+        self.audit(
+            click,
+            checked.subject(),
+            outcome.audit,
+            &outcome.detail,
+            outcome.request_id,
+        )
+        .await;
+        self.update_card(&checked, CardState::Outcome(&outcome.line))
+            .await;
+        Ok(ClickOutcome::Done(outcome.line))
+    }
+
+    /// Whether a token's button is an "Assign…" picker (an `assign` button
+    /// whose label ends in `…`, with `[interactions] assignees` configured).
+    fn is_picker(&self, token: &ActionToken) -> bool {
+        !self.config.interactions.assignees.is_empty()
+            && token.token.action == ActionKind::Assign.name()
+            && (token.token.label.ends_with('…') || token.token.label.ends_with("..."))
+    }
+
+    /// Cancel of a two-step confirmation: the card gets its buttons back.
+    async fn cancel(&self, token: &str) -> Result<(), StoreError> {
+        let Some(live) = self.store.token(token).await? else {
+            return Ok(());
+        };
+        let Some(stored) = self.store.event_by_seq(live.token.event_seq).await? else {
+            return Ok(());
+        };
+        if let Ok(view) = stored.view() {
+            let kind = ActionKind::parse(&live.token.action).unwrap_or(ActionKind::Acknowledge);
+            let checked = Checked {
+                kind,
+                live,
+                stored,
+                view,
+            };
+            self.update_card(&checked, CardState::Open).await;
+        }
+        Ok(())
+    }
+}
+
+/// Whether an amount needs the approvals of a threshold.
+fn above_threshold(view: &EventView, threshold: Option<&Threshold>) -> bool {
+    let (Some(threshold), Some(amount)) = (threshold, &view.amount) else {
+        return threshold.is_none();
+    };
+    let Some(money) = crate::event::money::Money::new(amount.minor, &amount.currency) else {
+        return true;
+    };
+    if money
+        .currency
+        .code()
+        .eq_ignore_ascii_case(&threshold.currency)
+    {
+        return money.major().abs() >= threshold.amount;
+    }
+    // A threshold in another currency asks for the second approval: the safe side.
+    true
+}
+
+#[async_trait]
+impl ClickHandler for Actions {
+    async fn press(
+        &self,
+        click: Click,
+        data: String,
+        native_confirm: bool,
+        verdict: Option<Verdict>,
+    ) -> ClickOutcome {
+        let mut early = Early(verdict);
+        match self.handle(click, &data, native_confirm, &mut early).await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                tracing::error!(error = %crate::telemetry::chain(&error), "click failed on a store error");
+                ClickOutcome::Failed
+            }
+        }
+    }
+
+    async fn command(&self, command: ChatCommand) -> Option<String> {
+        match commands::answer(&self.config, self.store.as_ref(), &command).await {
+            Ok(answer) => answer,
+            Err(error) => {
+                tracing::error!(error = %crate::telemetry::chain(&error), "chat command failed on a store error");
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! What a press on a card's button becomes, whatever the platform: one
+//! typed [`Click`], what its payload asks for ([`Press`]), what the clicker
+//! is told ([`ClickOutcome`]), and the [`ClickHandler`] that acts on it.
+//!
+//! Each platform's inbound side verifies a request and turns it into a
+//! `Click`; the actions service implements `ClickHandler`, and `lib.rs`
+//! wires it in, so that no platform code knows the services above it.
+
+use async_trait::async_trait;
+use tokio::sync::oneshot;
+
+use crate::config::Clicker;
+use crate::platform::Platform;
+use crate::render::states::{CANCEL_PREFIX, CONFIRM_PREFIX, PICK_PREFIX};
+
+/// Who pressed which button.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Click {
+    /// Where the press came from.
+    pub platform: Platform,
+    /// The platform's user id.
+    pub user_id: String,
+    /// How the card names them (`@alice`).
+    pub mention: String,
+    /// Platform role ids they hold (Discord roles; empty elsewhere).
+    pub platform_roles: Vec<String>,
+    /// The token the button carried.
+    pub token: String,
+    /// For "Assign…": which of `[interactions] assignees` was picked.
+    pub pick: Option<usize>,
+}
+
+impl Click {
+    /// A press of the button carrying `token`, by `user_id` (shown as `@handle`).
+    pub fn new(platform: Platform, user_id: &str, handle: &str, token: &str) -> Self {
+        Self {
+            platform,
+            user_id: user_id.to_owned(),
+            mention: format!("@{handle}"),
+            platform_roles: Vec::new(),
+            token: token.to_owned(),
+            pick: None,
+        }
+    }
+
+    /// The clicker, as roles see them.
+    pub fn clicker(&self) -> Clicker<'_> {
+        Clicker {
+            platform: self.platform,
+            user_id: &self.user_id,
+            platform_roles: &self.platform_roles,
+        }
+    }
+
+    /// `slack:U123`: who acted, in the store and the audit log.
+    pub fn actor(&self) -> String {
+        format!("{}:{}", self.platform, self.user_id)
+    }
+}
+
+/// What a button's payload asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Press<'a> {
+    /// The button itself.
+    Button(&'a str),
+    /// Confirm of a two-step confirmation.
+    Confirm(&'a str),
+    /// Cancel of a confirmation or a picker.
+    Cancel(&'a str),
+    /// One name of the "Assign…" picker.
+    Pick(usize, &'a str),
+}
+
+impl<'a> Press<'a> {
+    /// Reads a button payload.
+    pub fn parse(data: &'a str) -> Self {
+        if let Some(token) = data.strip_prefix(CONFIRM_PREFIX) {
+            return Self::Confirm(token);
+        }
+        if let Some(token) = data.strip_prefix(CANCEL_PREFIX) {
+            return Self::Cancel(token);
+        }
+        if let Some((index, token)) = data
+            .strip_prefix(PICK_PREFIX)
+            .and_then(|rest| rest.split_once(':'))
+            && let Ok(index) = index.parse()
+        {
+            return Self::Pick(index, token);
+        }
+        Self::Button(data)
+    }
+
+    /// The token the press is about.
+    pub fn token(&self) -> &'a str {
+        match self {
+            Self::Button(token) | Self::Confirm(token) | Self::Cancel(token) => token,
+            Self::Pick(_, token) => token,
+        }
+    }
+}
+
+/// What the clicker is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClickOutcome {
+    /// Nothing ran; a private notice says why.
+    Refused(String),
+    /// Nothing ran, and the private notice already went out with the early
+    /// verdict (see [`ClickHandler::press`]).
+    Answered,
+    /// Recorded as the first approval; a private notice says so.
+    Approved(String),
+    /// The action ran; the card was updated with the outcome.
+    Done(String),
+    /// The card now asks (Confirm / Cancel, or the assignees).
+    Asked,
+    /// The question was cancelled; the card has its buttons back.
+    Cancelled,
+    /// Something on our side failed (the store); nothing was done. The cause is logged.
+    Failed,
+}
+
+/// The early verdict of a press: `None` when its checks passed, else the
+/// private notice. Sent once, as soon as the checks are done.
+pub type Verdict = oneshot::Sender<Option<String>>;
+
+/// A text command typed in a chat (Telegram's `/subscribe TOPIC` and friends).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatCommand {
+    /// The chat it was typed in.
+    pub chat_id: i64,
+    /// Whether that chat is a private one with the bot.
+    pub private: bool,
+    /// Who typed it.
+    pub user_id: i64,
+    /// The text, e.g. `/subscribe disputes`.
+    pub text: String,
+}
+
+/// Acts on presses and commands; implemented by the actions service.
+#[async_trait]
+pub trait ClickHandler: Send + Sync {
+    /// Handles one press whose button payload is `data`. `native_confirm`
+    /// means the platform already asked (Slack's confirm dialog). When
+    /// `verdict` is given, the outcome of the checks is sent on it as soon
+    /// as they are done (the action runs after), so that a platform with a
+    /// short deadline answers a refusal in time, and each click is checked once.
+    async fn press(
+        &self,
+        click: Click,
+        data: String,
+        native_confirm: bool,
+        verdict: Option<Verdict>,
+    ) -> ClickOutcome;
+
+    /// The answer to a chat command, or `None` when it is not one of ours.
+    async fn command(&self, command: ChatCommand) -> Option<String>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presses_parse_their_prefixes() {
+        assert_eq!(Press::parse("tABC"), Press::Button("tABC"));
+        assert_eq!(Press::parse("c:tABC"), Press::Confirm("tABC"));
+        assert_eq!(Press::parse("x:tABC"), Press::Cancel("tABC"));
+        assert_eq!(Press::parse("p2:tABC"), Press::Pick(2, "tABC"));
+        assert_eq!(Press::parse("p2:tABC").token(), "tABC");
+        assert_eq!(Press::parse("px:tABC"), Press::Button("px:tABC"));
+    }
+
+    #[test]
+    fn a_click_names_its_platform() {
+        let click = Click::new(Platform::Telegram, "42", "bob", "tA");
+        assert_eq!(click.actor(), "telegram:42");
+        assert_eq!(click.mention, "@bob");
+    }
+}

@@ -1,0 +1,194 @@
+//! Discord's inbound side: interactions (from `POST /interactions/discord`
+//! or the gateway) verified and parsed into clicks, and their answers.
+//!
+//! Every HTTP request is verified first: Ed25519 over `X-Signature-Timestamp` +
+//! body with the application's public key (serenity's `Verifier`); a bad or
+//! missing signature gets 401, as Discord requires (it sends invalid ones on
+//! purpose to test the endpoint); so does a signed timestamp more than 5
+//! minutes away, against replays. `PING` gets `PONG`. A button press is
+//! checked at once (a refusal is an ephemeral reply); otherwise it is
+//! acknowledged with `DEFERRED_UPDATE_MESSAGE` within Discord's 3 seconds,
+//! and the work goes on after: a two-step Confirm / Cancel edit for actions
+//! that move money, then the action, the audit, and the card edited in
+//! place. Notices after the acknowledgement are ephemeral follow-ups.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use serenity::http::Http;
+use serenity::interactions_endpoint::Verifier;
+use serenity::model::id::ApplicationId;
+
+use crate::chat::{Click, ClickHandler, ClickOutcome};
+use crate::config::DiscordConfig;
+use crate::platform::Platform;
+
+/// Interaction type `PING`.
+const PING: u64 = 1;
+/// Interaction type `MESSAGE_COMPONENT`.
+const MESSAGE_COMPONENT: u64 = 3;
+/// Replay window for `X-Signature-Timestamp`, in seconds.
+const MAX_SKEW_SECONDS: i64 = 300;
+/// Message flag `EPHEMERAL`.
+const EPHEMERAL: u64 = 64;
+
+/// The verifier of a hex public key, if it is a valid Ed25519 key.
+pub fn verifier(public_key_hex: &str) -> Option<Verifier> {
+    let bytes: [u8; 32] = hex::decode(public_key_hex.trim()).ok()?.try_into().ok()?;
+    Verifier::try_new(bytes).ok()
+}
+
+/// An immediate private reply (interaction response type 4, ephemeral).
+pub fn ephemeral_body(text: &str) -> Value {
+    json!({ "type": 4, "data": { "content": text, "flags": EPHEMERAL, "allowed_mentions": { "parse": [] } } })
+}
+
+/// Why a signed interaction request was refused (401, as Discord requires).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DiscordRequestError {
+    /// A header is missing.
+    #[error("missing X-Signature-Ed25519 / X-Signature-Timestamp")]
+    Missing,
+    /// The signature does not verify.
+    #[error("invalid request signature")]
+    BadSignature,
+    /// The signed timestamp is more than 5 minutes from now.
+    #[error("timestamp outside the 5-minute window")]
+    Stale,
+}
+
+/// Verifies a request: Ed25519 over timestamp + body, then a timestamp
+/// within 5 minutes of `now` (it is signed, so a replay is refused after that).
+pub fn verify(
+    verifier: &Verifier,
+    signature: Option<&str>,
+    timestamp: Option<&str>,
+    body: &[u8],
+    now: i64,
+) -> Result<(), DiscordRequestError> {
+    let (Some(signature), Some(timestamp)) = (signature, timestamp) else {
+        return Err(DiscordRequestError::Missing);
+    };
+    verifier
+        .verify(signature, timestamp, body)
+        .map_err(|_| DiscordRequestError::BadSignature)?;
+    let fresh = timestamp
+        .trim()
+        .parse::<i64>()
+        .is_ok_and(|at| (now - at).abs() <= MAX_SKEW_SECONDS);
+    if !fresh {
+        return Err(DiscordRequestError::Stale);
+    }
+    Ok(())
+}
+
+/// What a verified interaction asks for.
+pub enum Interaction {
+    /// `PING`: answer `PONG`.
+    Ping,
+    /// A button press.
+    Component,
+    /// Anything else: answered with a private "not handled".
+    Other,
+}
+
+/// The kind of a verified interaction.
+pub fn kind(interaction: &Value) -> Interaction {
+    match interaction["type"].as_u64() {
+        Some(PING) => Interaction::Ping,
+        Some(MESSAGE_COMPONENT) => Interaction::Component,
+        _ => Interaction::Other,
+    }
+}
+
+/// Handles a button press (from the HTTP endpoint or the gateway) and
+/// returns the interaction response: an ephemeral refusal, or a deferred
+/// update while the work goes on.
+pub async fn component(
+    handler: Arc<dyn ClickHandler>,
+    config: &DiscordConfig,
+    interaction: &Value,
+) -> Value {
+    let user = if interaction["member"].is_object() {
+        &interaction["member"]["user"]
+    } else {
+        &interaction["user"]
+    };
+    let user_id = user["id"].as_str().unwrap_or_default().to_owned();
+    let handle = user["username"].as_str().unwrap_or(&user_id).to_owned();
+    let roles: Vec<String> = interaction["member"]["roles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.as_str().map(str::to_owned))
+        .collect();
+    let data = interaction["data"]["custom_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let click = Click {
+        platform_roles: roles,
+        ..Click::new(Platform::Discord, &user_id, &handle, &data)
+    };
+    let followup = Followup {
+        http: followup_http(config),
+        application_id: interaction["application_id"]
+            .as_str()
+            .and_then(|id| id.parse().ok()),
+        token: interaction["token"].as_str().unwrap_or_default().to_owned(),
+    };
+
+    // The checks run once and are quick: a refusal is answered right away,
+    // privately; otherwise the press is acknowledged and goes on after.
+    let (verdict, checked) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let notice = match handler.press(click, data, false, Some(verdict)).await {
+            ClickOutcome::Done(_)
+            | ClickOutcome::Asked
+            | ClickOutcome::Cancelled
+            | ClickOutcome::Answered => None,
+            ClickOutcome::Approved(text) | ClickOutcome::Refused(text) => Some(text),
+            ClickOutcome::Failed => {
+                Some("Something went wrong on our side; nothing was done. Try again.".to_owned())
+            }
+        };
+        if let Some(notice) = notice {
+            followup.send(&notice).await;
+        }
+    });
+    match checked.await {
+        Ok(Some(notice)) => ephemeral_body(&notice),
+        Ok(None) | Err(_) => json!({ "type": 6 }),
+    }
+}
+
+fn followup_http(config: &DiscordConfig) -> Arc<Http> {
+    // The interaction token in the path authorises a follow-up; the bot token goes along.
+    Arc::new(super::http_builder(config).build())
+}
+
+/// An ephemeral follow-up message to an acknowledged interaction.
+struct Followup {
+    http: Arc<Http>,
+    application_id: Option<u64>,
+    token: String,
+}
+
+impl Followup {
+    async fn send(&self, text: &str) {
+        let Some(application_id) = self.application_id.filter(|id| *id != 0) else {
+            return;
+        };
+        self.http
+            .set_application_id(ApplicationId::new(application_id));
+        let body =
+            json!({ "content": text, "flags": EPHEMERAL, "allowed_mentions": { "parse": [] } });
+        if let Err(error) = self
+            .http
+            .create_followup_message(&self.token, &body, Vec::new())
+            .await
+        {
+            tracing::warn!(error = %error, "cannot send a Discord follow-up");
+        }
+    }
+}

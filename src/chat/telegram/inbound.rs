@@ -1,0 +1,120 @@
+//! Telegram's inbound side: updates from long polling (the default, no
+//! public URL) or a webhook at `POST /telegram/webhook` (checked against
+//! `X-Telegram-Bot-Api-Secret-Token` in constant time), turned into clicks
+//! and commands and answered.
+//!
+//! A press on a button that moves money or e-mails a customer first turns
+//! the card into a question with Confirm / Cancel (the two-step
+//! confirmation); Confirm runs the action. Every press is answered with
+//! `answerCallbackQuery`, as Telegram requires: a short toast, or an alert
+//! for a refusal. The outcome is shown by editing the card.
+
+use serde_json::Value;
+use subtle::ConstantTimeEq;
+use teloxide::payloads::AnswerCallbackQuerySetters;
+use teloxide::prelude::Requester;
+use teloxide::types::CallbackQueryId;
+
+use crate::chat::{ChatCommand, Click, ClickHandler, ClickOutcome};
+use crate::config::TelegramConfig;
+use crate::platform::Platform;
+
+/// The bot that answers callback queries.
+pub fn bot(config: &TelegramConfig) -> Option<teloxide::Bot> {
+    let token = config.bot_token.as_ref()?;
+    let url = reqwest::Url::parse(&config.api_base_url).ok()?;
+    Some(teloxide::Bot::new(token.expose()).set_api_url(url))
+}
+
+/// The commands the bot registers with `setMyCommands`.
+pub const COMMANDS: [(&str, &str); 5] = [
+    ("start", "What this bot does"),
+    ("topics", "Topics you may subscribe to"),
+    (
+        "subscribe",
+        "Subscribe this chat to a topic: /subscribe TOPIC",
+    ),
+    ("unsubscribe", "Stop a topic: /unsubscribe TOPIC"),
+    ("status", "This chat's subscriptions"),
+];
+
+/// Registers [`COMMANDS`] with Telegram.
+pub async fn register_commands(bot: &teloxide::Bot) {
+    let commands = COMMANDS
+        .iter()
+        .map(|(command, description)| teloxide::types::BotCommand::new(*command, *description));
+    if let Err(error) = bot.set_my_commands(commands).await {
+        tracing::warn!(error = %error, "cannot register the Telegram command list");
+    }
+}
+
+/// Handles one update (as JSON): commands and button presses; others are ignored.
+pub async fn handle_update(handler: &dyn ClickHandler, bot: &teloxide::Bot, update: &Value) {
+    let message = &update["message"];
+    if let (Some(text), Some(chat_id), Some(user_id)) = (
+        message["text"].as_str(),
+        message["chat"]["id"].as_i64(),
+        message["from"]["id"].as_i64(),
+    ) {
+        let command = ChatCommand {
+            chat_id,
+            private: message["chat"]["type"] == "private",
+            user_id,
+            text: text.to_owned(),
+        };
+        if let Some(answer) = handler.command(command).await {
+            let chat = teloxide::types::ChatId(chat_id);
+            let mut sent = bot.send_message(chat, answer.clone()).await;
+            // People type commands faster than a chat's flood limit: wait as told, once.
+            if let Err(teloxide::RequestError::RetryAfter(wait)) = &sent {
+                tokio::time::sleep(wait.duration()).await;
+                sent = bot.send_message(chat, answer).await;
+            }
+            if let Err(error) = sent {
+                tracing::warn!(error = %error, "cannot answer a Telegram command");
+            }
+        }
+        return;
+    }
+    let query = &update["callback_query"];
+    let (Some(id), Some(data), Some(user)) = (
+        query["id"].as_str(),
+        query["data"].as_str(),
+        query["from"]["id"].as_i64(),
+    ) else {
+        return;
+    };
+    let handle = query["from"]["username"]
+        .as_str()
+        .or(query["from"]["first_name"].as_str())
+        .map_or_else(|| user.to_string(), str::to_owned);
+    let click = Click::new(Platform::Telegram, &user.to_string(), &handle, data);
+    let answer = match handler.press(click, data.to_owned(), false, None).await {
+        ClickOutcome::Done(outcome) => (outcome, false),
+        ClickOutcome::Asked => ("Choose on the card.".to_owned(), false),
+        ClickOutcome::Cancelled => ("Cancelled; nothing was done.".to_owned(), false),
+        ClickOutcome::Approved(text) => (text, false),
+        ClickOutcome::Refused(text) => (text, true),
+        ClickOutcome::Answered | ClickOutcome::Failed => (
+            "Something went wrong on our side; nothing was done.".to_owned(),
+            true,
+        ),
+    };
+    let (text, alert) = answer;
+    // Telegram allows 200 characters in a callback answer.
+    let text: String = text.chars().take(200).collect();
+    if let Err(error) = bot
+        .answer_callback_query(CallbackQueryId(id.to_owned()))
+        .text(text)
+        .show_alert(alert)
+        .await
+    {
+        tracing::warn!(error = %error, "cannot answer a Telegram callback query");
+    }
+}
+
+/// Whether a webhook request carries the configured secret token in
+/// `X-Telegram-Bot-Api-Secret-Token` (compared in constant time).
+pub fn verify_secret_token(expected: &str, given: Option<&[u8]>) -> bool {
+    bool::from(given.unwrap_or_default().ct_eq(expected.as_bytes()))
+}

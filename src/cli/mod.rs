@@ -1,0 +1,313 @@
+//! The command line: `demo`, `serve`, `check-config`, `send-sample`,
+//! `events list`, `render`, `simulate`, `dead-letters`, `replay`, `audit`,
+//! `migrate`.
+//!
+//! Every command reads the same `bot.toml` (`--config`, default `./bot.toml`)
+//! through the same validation. Errors are printed with their whole cause
+//! chain and a non-zero exit code.
+
+mod cards;
+mod inspect;
+mod serve;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config, DEFAULT_ACCOUNT};
+use crate::platform::Platform;
+use crate::telemetry::{self, LogFormat};
+
+/// Stripe webhook events as rich, interactive Slack, Discord and Telegram messages.
+#[derive(Debug, Parser)]
+#[command(name = "stripe-chatops", version, about)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(
+        long,
+        global = true,
+        default_value = "./bot.toml",
+        env = "STRIPE_CHATOPS_CONFIG"
+    )]
+    pub config: PathBuf,
+    /// Log line format (logs go to stderr).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service: receive Stripe webhooks and store them.
+    Serve,
+    /// Validate the configuration; print every error with its key and line.
+    CheckConfig,
+    /// Build a realistic sample event, sign it like Stripe, POST it, print the status.
+    SendSample {
+        /// Event type, e.g. invoice.payment_failed (`list` prints all types).
+        event_type: String,
+        /// Where to post; defaults to this config's own listener.
+        #[arg(long)]
+        url: Option<String>,
+        /// Sign with this account's secret and post to its endpoint.
+        #[arg(long, default_value = DEFAULT_ACCOUNT)]
+        account: String,
+        /// Mark the sample as a live-mode event.
+        #[arg(long)]
+        live: bool,
+        /// Print the event JSON instead of posting it (for `render` and `simulate`).
+        #[arg(long)]
+        print: bool,
+    },
+    /// Inspect stored events.
+    Events {
+        /// What to do with events.
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+    /// Messages the outbox gave up on: list them, or queue them again.
+    DeadLetters {
+        /// What to do with dead letters.
+        #[command(subcommand)]
+        command: DeadLettersCommand,
+    },
+    /// The audit log of button clicks: who, what, which object, when, the outcome.
+    Audit {
+        /// What to do with the audit log.
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Routes one stored event again and sends its cards again.
+    Replay {
+        /// Stripe's event id (`evt_…`).
+        event_id: String,
+        /// The account the event came in on.
+        #[arg(long, default_value = DEFAULT_ACCOUNT)]
+        account: String,
+    },
+    /// Zero set-up tour: a real server on a temporary SQLite store posts a
+    /// signed sample of every supported event type to itself and prints the
+    /// cards its console receiver gets. Ignores `--config`.
+    Demo,
+    /// Create or update the database schema, then exit.
+    Migrate,
+    /// Print exactly the payload a platform would receive for an event, after redaction.
+    Render {
+        /// A Stripe event JSON file.
+        #[arg(long)]
+        event: PathBuf,
+        /// The payload format: slack, discord, telegram, console or webhook.
+        #[arg(long, value_parser = parse_platform)]
+        platform: Platform,
+        /// Use this receiver's redaction, templates and destination.
+        #[arg(long)]
+        receiver: Option<String>,
+        /// The account the event arrives on.
+        #[arg(long, default_value = DEFAULT_ACCOUNT)]
+        account: String,
+    },
+    /// For each event file, print which receivers it reaches and which route matched.
+    Simulate {
+        /// Stripe event JSON files (one event, or an array of events, per file).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The account the events arrive on.
+        #[arg(long, default_value = DEFAULT_ACCOUNT)]
+        account: String,
+        /// One JSON object per event.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `events` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// The most recently received events, newest first.
+    List {
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `audit` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Lists the audit log, newest first.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `dead-letters` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DeadLettersCommand {
+    /// Lists dead letters, oldest first.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queues dead letters again with fresh tries.
+    Replay {
+        /// Which: `delivery:12`, `digest:3` or a bare delivery id; none with `--all`.
+        keys: Vec<String>,
+        /// Every dead letter.
+        #[arg(long, conflicts_with = "keys")]
+        all: bool,
+    },
+}
+
+/// Parses the command line, runs the command, and returns the exit code.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(execute(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {}", telemetry::chain(error.as_ref()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::CheckConfig => Ok(inspect::check_config(&cli.config)),
+        Command::Serve => {
+            serve::serve(load(&cli.config)?).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::SendSample {
+            event_type,
+            url,
+            account,
+            live,
+            print,
+        } => serve::send_sample(&load(&cli.config)?, &event_type, url, &account, live, print).await,
+        Command::Events {
+            command: EventsCommand::List { limit, json },
+        } => {
+            inspect::list_events(&load(&cli.config)?, limit, json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::DeadLetters { command } => {
+            inspect::dead_letters(&load(&cli.config)?, command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            command: AuditCommand::List { limit, json },
+        } => {
+            inspect::audit_list(&load(&cli.config)?, limit, json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Replay { event_id, account } => {
+            inspect::replay(&load(&cli.config)?, &account, &event_id).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo => crate::demo::run().await,
+        Command::Render {
+            event,
+            platform,
+            receiver,
+            account,
+        } => {
+            cards::render(
+                &load(&cli.config)?,
+                &event,
+                platform,
+                receiver.as_deref(),
+                &account,
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Simulate {
+            files,
+            account,
+            json,
+        } => {
+            cards::simulate(&load(&cli.config)?, &files, &account, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let config = load(&cli.config)?;
+            let store = crate::store::open(&config.storage.url, 1).await?;
+            println!(
+                "{} schema is up to date ({})",
+                store.backend(),
+                inspect::redacted_url(&config.storage.url)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn load(path: &Path) -> anyhow::Result<Config> {
+    Ok(config::load(path)?)
+}
+
+/// `--platform`: a platform's lower-case name.
+fn parse_platform(name: &str) -> Result<Platform, String> {
+    Platform::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = Platform::ALL.iter().map(|p| p.name()).collect();
+        format!("unknown platform {name:?}; one of {}", names.join(", "))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inspect::{outbox_key, redacted_url};
+    use super::*;
+    use crate::store::OutboxKey;
+
+    #[test]
+    fn outbox_keys_parse() {
+        assert_eq!(outbox_key("12").unwrap(), OutboxKey::Delivery(12));
+        assert_eq!(outbox_key("digest:3").unwrap(), OutboxKey::Digest(3));
+        assert_eq!(outbox_key("delivery:7").unwrap(), OutboxKey::Delivery(7));
+        assert!(outbox_key("event:1").is_err());
+        assert!(outbox_key("x").is_err());
+    }
+
+    #[test]
+    fn storage_urls_never_print_passwords() {
+        assert_eq!(
+            redacted_url("postgres://bot:hunter2@db:5432/x"),
+            "postgres://bot:[redacted]@db:5432/x"
+        );
+        assert_eq!(redacted_url("postgres://bot@db/x"), "postgres://bot@db/x");
+        assert_eq!(redacted_url("sqlite://./data/x.db"), "sqlite://./data/x.db");
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,302 @@
+//! Delivery: the outbox worker that turns pending deliveries into chat
+//! messages, reliably and at the platforms' pace ([`send`] one message,
+//! [`fanout`] to Telegram subscribers, [`budget`] the pace).
+//!
+//! One [`Deliverer`] runs per process. It looks for receivers whose queue
+//! has something due, takes each one's lease in the store, and runs one task
+//! per leased receiver. That task sends the queue's head, waits for the
+//! budget before each message, and records the outcome: sent (with the
+//! platform's message reference), retried later (with jitter, honouring
+//! `Retry-After`), or a dead letter. The head blocks the queue while it is
+//! retried, so every destination gets its messages in order. When the
+//! backlog is more than the budget can deliver within `fold_after`, it is
+//! folded into one digest (see [`digest`]).
+//!
+//! The rule is *send first, then mark as sent*. A crash between the two
+//! sends that message again after the lease expires; Discord's `nonce`
+//! with `enforce_nonce` turns that into a no-op, and on the other platforms
+//! the window is one message wide. Two processes never send the same
+//! receiver's queue at once, because only the lease holder sends.
+
+pub mod budget;
+mod fanout;
+mod send;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rand::Rng;
+use sha2::{Digest as _, Sha256};
+use tokio::sync::{Notify, watch};
+
+pub use budget::{Budget, Budgets};
+
+use crate::chat::Chats;
+use crate::config::{Config, Receiver};
+use crate::event::EventView;
+use crate::render::{Card, Templates};
+use crate::store::{OutboxKey, Store, StoreError, now_ms};
+use crate::telemetry::Metrics;
+
+/// How often the worker looks for due queues when nothing woke it.
+const TICK: Duration = Duration::from_millis(250);
+
+/// Puts the action buttons of a card about to be sent to work (tokens,
+/// confirmations). The actions service provides it; `lib.rs` wires it in.
+#[async_trait]
+pub trait Buttons: Send + Sync {
+    /// Arms `card`'s buttons for delivery `delivery_id` of event `event_seq` to `receiver`.
+    async fn arm(
+        &self,
+        card: &mut Card,
+        view: &EventView,
+        receiver: &Receiver,
+        delivery_id: i64,
+        event_seq: i64,
+    ) -> Result<(), StoreError>;
+}
+
+/// The outbox worker of one process.
+pub struct Deliverer {
+    config: Arc<Config>,
+    store: Arc<dyn Store>,
+    chats: Arc<Chats>,
+    buttons: Arc<dyn Buttons>,
+    budgets: Budgets,
+    templates: Templates,
+    metrics: Arc<Metrics>,
+    owner: String,
+    /// Receivers whose queue a task of this process is sending.
+    running: Mutex<HashSet<String>>,
+    /// Receivers with deliveries but no longer in `bot.toml` (warned once).
+    unknown: Mutex<HashSet<String>>,
+}
+
+impl Deliverer {
+    /// A worker with a fresh owner id for its leases.
+    pub fn new(
+        config: Arc<Config>,
+        store: Arc<dyn Store>,
+        chats: Arc<Chats>,
+        buttons: Arc<dyn Buttons>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let owner = format!(
+            "{}-{:08x}",
+            std::process::id(),
+            rand::thread_rng().r#gen::<u32>()
+        );
+        Self {
+            budgets: Budgets::new(config.delivery.clone()),
+            templates: Templates::new(config.templates_dir.clone()),
+            config,
+            store,
+            chats,
+            buttons,
+            metrics,
+            owner,
+            running: Mutex::new(HashSet::new()),
+            unknown: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Runs until `stop` turns true; `wake` is notified when new deliveries exist.
+    pub async fn run(self: Arc<Self>, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+        let mut tasks = tokio::task::JoinSet::new();
+        loop {
+            if let Err(error) = self.start_due(&mut tasks, &stop).await {
+                tracing::error!(error = %crate::telemetry::chain(&error), "delivery: cannot read the outbox; retrying");
+            }
+            tokio::select! {
+                () = wake.notified() => {}
+                () = tokio::time::sleep(TICK) => {}
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() {
+                break;
+            }
+        }
+        // Queues stop between two messages; wait for them to release their leases.
+        while tasks.join_next().await.is_some() {}
+    }
+
+    async fn start_due(
+        self: &Arc<Self>,
+        tasks: &mut tokio::task::JoinSet<()>,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        for receiver in self.store.due_receivers(now).await? {
+            if self.lock_running().contains(&receiver) {
+                continue;
+            }
+            if !self.config.receivers.contains_key(&receiver) {
+                if self.lock_unknown().insert(receiver.clone()) {
+                    tracing::warn!(receiver = %receiver, "delivery: receiver is no longer in bot.toml; its deliveries wait until it is back (or replay their events)");
+                }
+                continue;
+            }
+            let until = now + self.config.delivery.lease.as_millis() as i64;
+            if !self
+                .store
+                .lease_receiver(&receiver, &self.owner, now, until)
+                .await?
+            {
+                continue;
+            }
+            self.lock_running().insert(receiver.clone());
+            let this = self.clone();
+            let stop = stop.clone();
+            tasks.spawn(async move {
+                let lost = Arc::new(AtomicBool::new(false));
+                let renewer = tokio::spawn(this.clone().renew(receiver.clone(), lost.clone()));
+                if let Err(error) = this.drain(&receiver, &lost, stop).await {
+                    tracing::error!(receiver = %receiver, error = %crate::telemetry::chain(&error), "delivery: queue stopped on a store error; it resumes on the next tick");
+                }
+                renewer.abort();
+                if !lost.load(Ordering::Relaxed)
+                    && let Err(error) = this.store.release_receiver(&receiver, &this.owner).await
+                {
+                    tracing::warn!(receiver = %receiver, error = %crate::telemetry::chain(&error), "delivery: cannot release a lease; it expires on its own");
+                }
+                this.lock_running().remove(&receiver);
+            });
+        }
+        Ok(())
+    }
+
+    fn lock_running(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_unknown(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.unknown.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Renews a lease every third of its length; sets `lost` if another process took it.
+    async fn renew(self: Arc<Self>, receiver: String, lost: Arc<AtomicBool>) {
+        let lease = self.config.delivery.lease;
+        loop {
+            tokio::time::sleep(lease / 3).await;
+            let now = now_ms();
+            match self
+                .store
+                .lease_receiver(&receiver, &self.owner, now, now + lease.as_millis() as i64)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(receiver = %receiver, "delivery: lease taken over by another process; stopping this queue");
+                    lost.store(true, Ordering::Relaxed);
+                    return;
+                }
+                Err(error) => {
+                    tracing::warn!(receiver = %receiver, error = %crate::telemetry::chain(&error), "delivery: cannot renew a lease");
+                }
+            }
+        }
+    }
+
+    /// Sends a receiver's queue until it is empty, its head waits for later, or `stop`.
+    async fn drain(
+        &self,
+        receiver_name: &str,
+        lost: &AtomicBool,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<(), StoreError> {
+        let Some(receiver) = self.config.receivers.get(receiver_name) else {
+            return Ok(());
+        };
+        let budget = self.budgets.for_destination(&receiver.destination);
+        let lease = self.config.delivery.lease;
+        loop {
+            if *stop.borrow() || lost.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            let Some(item) = self.store.next_in_queue(receiver_name).await? else {
+                return Ok(());
+            };
+            let wait = item.next_attempt_at_ms - now_ms();
+            if wait > 0 {
+                let wait = Duration::from_millis(wait as u64);
+                if wait > lease / 3 {
+                    // Let the lease go; the worker takes the queue again when it is due.
+                    return Ok(());
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => continue,
+                    _ = stop.changed() => return Ok(()),
+                }
+            }
+            if let (Some(budget), OutboxKey::Delivery(_), None) =
+                (&budget, item.key, &item.reply_to)
+            {
+                let backlog = self.store.backlog(receiver_name).await?;
+                let capacity = budget.capacity_within(self.config.delivery.fold_after);
+                if backlog > capacity
+                    && let Some((digest_id, folded)) =
+                        self.store.fold(receiver_name, now_ms()).await?
+                {
+                    tracing::info!(receiver = %receiver_name, digest_id, folded, capacity, "delivery: backlog folded into a digest");
+                    self.metrics
+                        .delivery(receiver.destination.platform().name(), "folded", folded);
+                    continue;
+                }
+            }
+            if let Some(budget) = &budget {
+                tokio::select! {
+                    () = budget.acquire() => {}
+                    _ = stop.changed() => return Ok(()),
+                }
+            }
+            self.send(receiver, budget.as_ref(), item).await?;
+        }
+    }
+}
+
+/// The wait before try `attempts + 1`: the schedule's step (the last one
+/// repeats), with ±20 % jitter so that many queues do not retry in step.
+pub fn backoff(schedule: &[Duration], attempts: i64) -> Duration {
+    let index = usize::try_from(attempts.saturating_sub(1)).unwrap_or(0);
+    let step = schedule
+        .get(index)
+        .or(schedule.last())
+        .copied()
+        .unwrap_or(Duration::from_secs(1));
+    step.mul_f64(rand::thread_rng().gen_range(0.8..=1.2))
+}
+
+/// A key that stays the same for every try of one message (≤ 25 characters,
+/// Discord's nonce limit).
+fn idempotency_key(kind: &str, receiver: &str, id: &str) -> String {
+    let digest = Sha256::digest(format!("{receiver}\n{id}").as_bytes());
+    format!("{kind}{}", &hex::encode(digest)[..24])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_follows_the_schedule_and_repeats_its_last_step() {
+        let schedule = [Duration::from_secs(1), Duration::from_secs(10)];
+        for _ in 0..100 {
+            let first = backoff(&schedule, 1);
+            assert!(first >= Duration::from_millis(800) && first <= Duration::from_millis(1200));
+            let later = backoff(&schedule, 7);
+            assert!(later >= Duration::from_secs(8) && later <= Duration::from_secs(12));
+        }
+    }
+
+    #[test]
+    fn idempotency_keys_are_stable_and_fit_a_discord_nonce() {
+        let a = idempotency_key("d", "finance", "evt_1");
+        assert_eq!(a, idempotency_key("d", "finance", "evt_1"));
+        assert_ne!(a, idempotency_key("d", "support", "evt_1"));
+        assert!(a.len() <= crate::chat::discord::MAX_NONCE);
+    }
+}

@@ -1,0 +1,203 @@
+//! One message out of a queue: its card (an event's, or a digest's), the
+//! send (or the Telegram fan-out), and what the outcome means for the
+//! outbox row — sent, retried later, or a dead letter.
+
+use std::sync::Arc;
+
+use crate::chat::{Chat, MessageRef, Outbound, SendError};
+use crate::config::{Destination, Receiver};
+use crate::render::Card;
+use crate::render::digest::{self, Followup};
+use crate::store::{OutboxItem, OutboxKey, StoreError, now_ms};
+
+use super::{Budget, Deliverer, backoff, idempotency_key};
+
+impl Deliverer {
+    /// Sends one message and records what happened.
+    pub(super) async fn send(
+        &self,
+        receiver: &Receiver,
+        budget: Option<&Budget>,
+        item: OutboxItem,
+    ) -> Result<(), StoreError> {
+        let kind = receiver.destination.platform().name();
+        let Some(chat) = self.chats.for_destination(&receiver.destination).cloned() else {
+            let error = format!("no [{kind}] credentials in bot.toml");
+            self.store
+                .mark_final(item.key, "dead", item.attempts, &error)
+                .await?;
+            return Ok(());
+        };
+        let Some((card, idempotency_key)) = self.card(receiver, budget, &chat, &item).await? else {
+            return Ok(());
+        };
+        let message = Outbound {
+            payload: crate::chat::render(receiver.destination.platform(), &card),
+            card: &card,
+            idempotency_key,
+            reply_to: item.reply_to.as_deref().and_then(MessageRef::from_json),
+        };
+        let outcome = match (&receiver.destination, item.key) {
+            (Destination::Telegram(target), OutboxKey::Delivery(delivery_id))
+                if target.chat_id.is_none() =>
+            {
+                let topic = target.subscribers.as_deref().unwrap_or_default();
+                match self
+                    .fan_out(chat.as_ref(), target, topic, delivery_id, &message)
+                    .await?
+                {
+                    Some(outcome) => outcome,
+                    None => {
+                        self.store
+                            .mark_final(
+                                item.key,
+                                "skipped",
+                                item.attempts,
+                                &format!("topic {topic:?} has no subscribers"),
+                            )
+                            .await?;
+                        return Ok(());
+                    }
+                }
+            }
+            _ => chat.post(&receiver.destination, &message).await,
+        };
+        self.record(receiver, &item, outcome, chat.threads()).await
+    }
+
+    /// The card of a queue item and its idempotency key; `None` when there
+    /// is nothing to send (the item is then recorded as a dead letter).
+    async fn card(
+        &self,
+        receiver: &Receiver,
+        budget: Option<&Budget>,
+        chat: &Arc<dyn Chat>,
+        item: &OutboxItem,
+    ) -> Result<Option<(Card, String)>, StoreError> {
+        let kind = receiver.destination.platform().name();
+        match (&item.key, &item.event) {
+            (OutboxKey::Digest(id), _) => {
+                let views: Vec<_> = self
+                    .store
+                    .digest_events(*id)
+                    .await?
+                    .iter()
+                    .filter_map(|stored| stored.view().ok())
+                    .collect();
+                let followup = if chat.threads() {
+                    Followup::Thread
+                } else {
+                    Followup::Links
+                };
+                let pace = budget.map_or_else(String::new, Budget::describe);
+                let card = digest::card(
+                    *id,
+                    &views,
+                    &receiver.redaction,
+                    self.config.delivery.digest_top_items,
+                    &pace,
+                    followup,
+                );
+                let key = idempotency_key("g", &receiver.name, &id.to_string());
+                Ok(Some((card, key)))
+            }
+            (OutboxKey::Delivery(delivery_id), Some(stored)) => {
+                // The event is parsed once here; its card and its buttons share the view.
+                let rendered = stored.view().map_err(|e| e.to_string()).and_then(|view| {
+                    self.config
+                        .card_for(&self.templates, &view, Some(receiver))
+                        .map(|card| (card, view))
+                        .map_err(|e| e.to_string())
+                });
+                match rendered {
+                    Ok((mut card, view)) => {
+                        self.buttons
+                            .arm(&mut card, &view, receiver, *delivery_id, stored.seq)
+                            .await?;
+                        let key = idempotency_key("d", &receiver.name, &stored.event.event_id);
+                        Ok(Some((card, key)))
+                    }
+                    Err(error) => {
+                        let error = format!("cannot render the card: {error}");
+                        tracing::error!(receiver = %receiver.name, event_id = %stored.event.event_id, error = %error, "delivery: dead letter");
+                        self.store
+                            .mark_final(item.key, "dead", item.attempts, &error)
+                            .await?;
+                        self.metrics.delivery(kind, "dead", 1);
+                        Ok(None)
+                    }
+                }
+            }
+            (OutboxKey::Delivery(_), None) => Ok(None),
+        }
+    }
+
+    /// Records the outcome of a send: sent (with the message reference),
+    /// a 429 waited out, a retry with backoff, or a dead letter.
+    async fn record(
+        &self,
+        receiver: &Receiver,
+        item: &OutboxItem,
+        outcome: Result<MessageRef, SendError>,
+        threads: bool,
+    ) -> Result<(), StoreError> {
+        let kind = receiver.destination.platform().name();
+        let now = now_ms();
+        let attempts = item.attempts + 1;
+        let first = item.first_attempt_at_ms.unwrap_or(now);
+        match outcome {
+            Ok(posted) => {
+                let is_digest = matches!(item.key, OutboxKey::Digest(_));
+                self.store
+                    .mark_sent(item.key, &posted.to_json(), now, is_digest && threads)
+                    .await?;
+                self.metrics
+                    .delivery(kind, if is_digest { "digest" } else { "sent" }, 1);
+                tracing::debug!(receiver = %receiver.name, key = ?item.key, "delivery: sent");
+            }
+            Err(SendError::RateLimited {
+                retry_after,
+                detail,
+            }) => {
+                // A 429 is the platform's pace, not a failure of the message: no try is counted.
+                let next = now + retry_after.as_millis() as i64;
+                self.store
+                    .mark_retry(item.key, item.attempts, first, next, &detail)
+                    .await?;
+                self.metrics.delivery(kind, "rate_limited", 1);
+                tracing::warn!(receiver = %receiver.name, retry_after_ms = retry_after.as_millis() as u64, "delivery: rate limited by the platform");
+            }
+            Err(SendError::Transient(error)) => {
+                let gave_up = now - first >= self.config.delivery.give_up_after.as_millis() as i64;
+                if gave_up {
+                    self.store
+                        .mark_final(item.key, "dead", attempts, &error)
+                        .await?;
+                    self.metrics.delivery(kind, "dead", 1);
+                    tracing::error!(receiver = %receiver.name, attempts, error = %error, "delivery: dead letter after the last try");
+                } else {
+                    let wait = backoff(&self.config.delivery.retry_schedule, attempts);
+                    self.store
+                        .mark_retry(
+                            item.key,
+                            attempts,
+                            first,
+                            now + wait.as_millis() as i64,
+                            &error,
+                        )
+                        .await?;
+                    self.metrics.delivery(kind, "retry", 1);
+                    tracing::warn!(receiver = %receiver.name, attempts, retry_in_ms = wait.as_millis() as u64, error = %error, "delivery: failed; will retry");
+                }
+            }
+            Err(SendError::Permanent(error)) => {
+                self.store
+                    .mark_final(item.key, "dead", attempts, &error)
+                    .await?;
+                self.metrics.delivery(kind, "dead", 1);
+                tracing::error!(receiver = %receiver.name, error = %error, "delivery: refused by the platform; dead letter (replay it after fixing the cause)");
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,161 @@
+//! The interaction endpoints: `POST /interactions/slack`,
+//! `POST /interactions/discord` and `POST /telegram/webhook`.
+//!
+//! Each verifies the request with its platform's inbound side (in
+//! `chat/<platform>/inbound.rs`), answers within the platform's deadline,
+//! and hands the click or command to the [`crate::chat::ClickHandler`].
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::AppState;
+use crate::chat::{discord, slack, telegram};
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `POST /interactions/slack`: verified (v0 HMAC, 5-minute window), answered
+/// 200 at once; each click runs after, with notices to `response_url`.
+pub async fn slack(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, String) {
+    let Some(secret) = state.config.slack.signing_secret.as_ref() else {
+        return (
+            StatusCode::NOT_FOUND,
+            "Slack interactivity is not configured: set [slack] signing_secret\n".to_owned(),
+        );
+    };
+    if let Err(error) = slack::inbound::verify(
+        secret.expose(),
+        header(&headers, "x-slack-request-timestamp"),
+        header(&headers, "x-slack-signature"),
+        &body,
+        chrono::Utc::now().timestamp(),
+    ) {
+        tracing::warn!(error = %error, "Slack interaction refused");
+        return (StatusCode::UNAUTHORIZED, format!("{error}\n"));
+    }
+    let payload = url::form_urlencoded::parse(&body)
+        .find(|(key, _)| key == "payload")
+        .and_then(|(_, value)| serde_json::from_str::<Value>(&value).ok());
+    let Some(payload) = payload else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "no JSON payload parameter\n".to_owned(),
+        );
+    };
+    let Some(handler) = state.clicks.clone() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "interactions are not running\n".to_owned(),
+        );
+    };
+    let (clicks, response_url) = slack::inbound::clicks(&payload);
+    for click in clicks {
+        tokio::spawn(slack::inbound::run_click(
+            handler.clone(),
+            click,
+            response_url.clone(),
+        ));
+    }
+    (StatusCode::OK, String::new())
+}
+
+/// `POST /interactions/discord`: verified (Ed25519, 5-minute window), `PING`
+/// answered `PONG`, a press checked and answered within Discord's 3 seconds.
+pub async fn discord(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(verifier) = state
+        .config
+        .discord
+        .public_key
+        .as_ref()
+        .and_then(|key| discord::inbound::verifier(key.expose()))
+    else {
+        return (
+            StatusCode::NOT_FOUND,
+            "Discord interactions are not configured: set [discord] public_key\n",
+        )
+            .into_response();
+    };
+    if let Err(error) = discord::inbound::verify(
+        &verifier,
+        header(&headers, "x-signature-ed25519"),
+        header(&headers, "x-signature-timestamp"),
+        &body,
+        chrono::Utc::now().timestamp(),
+    ) {
+        tracing::warn!(error = %error, "Discord interaction refused");
+        return (StatusCode::UNAUTHORIZED, format!("{error}\n")).into_response();
+    }
+    let Ok(interaction) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, "not a JSON interaction\n").into_response();
+    };
+    match discord::inbound::kind(&interaction) {
+        discord::inbound::Interaction::Ping => return Json(json!({ "type": 1 })).into_response(),
+        discord::inbound::Interaction::Component => {}
+        discord::inbound::Interaction::Other => {
+            return Json(discord::inbound::ephemeral_body(
+                "This interaction is not handled by stripe-chatops.",
+            ))
+            .into_response();
+        }
+    }
+    let Some(handler) = state.clicks.clone() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "interactions are not running\n",
+        )
+            .into_response();
+    };
+    Json(discord::inbound::component(handler, &state.config.discord, &interaction).await)
+        .into_response()
+}
+
+/// `POST /telegram/webhook`: the secret token checked in constant time,
+/// answered at once; the update is handled after.
+pub async fn telegram(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, &'static str) {
+    let Some(secret) = state.config.telegram.webhook_secret_token.as_ref() else {
+        return (
+            StatusCode::NOT_FOUND,
+            "Telegram webhook is not configured: set [telegram] webhook_secret_token\n",
+        );
+    };
+    let given = headers
+        .get("x-telegram-bot-api-secret-token")
+        .map(|v| v.as_bytes());
+    if !telegram::inbound::verify_secret_token(secret.expose(), given) {
+        tracing::warn!("Telegram webhook refused: wrong or missing secret token");
+        return (
+            StatusCode::UNAUTHORIZED,
+            "wrong or missing X-Telegram-Bot-Api-Secret-Token\n",
+        );
+    }
+    let Ok(update) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, "not a JSON update\n");
+    };
+    let (Some(handler), Some(bot)) = (
+        state.clicks.clone(),
+        telegram::inbound::bot(&state.config.telegram),
+    ) else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "interactions are not running\n",
+        );
+    };
+    // Answer at once; the click goes on after the acknowledgement.
+    tokio::spawn(
+        async move { telegram::inbound::handle_update(handler.as_ref(), &bot, &update).await },
+    );
+    (StatusCode::OK, "")
+}

@@ -1,0 +1,175 @@
+//! The metrics registry: every counter and histogram the service exports,
+//! in Prometheus' text format (`GET /metrics` serves [`Metrics::render`]).
+//!
+//! Labels stay bounded: the account label only takes configured account
+//! names (an unknown path is counted as `unknown`), and event types are
+//! Stripe's own finite set.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(&'static str, String)>;
+
+/// Labels of the request-duration histogram: the route template and the status code.
+/// Both are known in advance, so they are borrowed and cost no allocation per request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct RouteLabels {
+    route: RouteName,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+enum RouteName {
+    Known(&'static str),
+    Other(String),
+}
+
+impl prometheus_client::encoding::EncodeLabelSet for RouteLabels {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::LabelSetEncoder<'_>,
+    ) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeLabel;
+        let route = match &self.route {
+            RouteName::Known(route) => *route,
+            RouteName::Other(route) => route.as_str(),
+        };
+        ("route", route).encode(encoder.encode_label())?;
+        ("status", self.status as u64).encode(encoder.encode_label())
+    }
+}
+
+/// Route templates of the router, so that labels can borrow them.
+const ROUTES: &[&str] = &[
+    "/webhooks/stripe",
+    "/webhooks/stripe/{account}",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/interactions/slack",
+    "/telegram/webhook",
+    "/interactions/discord",
+];
+
+/// Every metric the service exports.
+pub struct Metrics {
+    registry: Registry,
+    events: Family<Labels, Counter>,
+    rejections: Family<Labels, Counter>,
+    signature_failures: Family<Labels, Counter>,
+    deliveries: Family<Labels, Counter>,
+    request_duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
+}
+
+fn latency_histogram() -> Histogram {
+    // 100 µs … ~1.6 s, doubling.
+    Histogram::new(exponential_buckets(0.0001, 2.0, 15))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("stripe_chatops");
+        let events = Family::<Labels, Counter>::default();
+        registry.register(
+            "webhook_events",
+            "Verified Stripe events received, by account, event type and outcome (stored or duplicate)",
+            events.clone(),
+        );
+        let rejections = Family::<Labels, Counter>::default();
+        registry.register(
+            "webhook_rejections",
+            "Webhook requests refused, by account and reason",
+            rejections.clone(),
+        );
+        let signature_failures = Family::<Labels, Counter>::default();
+        registry.register(
+            "webhook_signature_failures",
+            "Webhook requests whose Stripe-Signature was missing, malformed, wrong or stale, by account",
+            signature_failures.clone(),
+        );
+        let deliveries = Family::<Labels, Counter>::default();
+        registry.register(
+            "deliveries",
+            "Outbox outcomes, by platform and outcome (sent, digest, folded, retry, rate_limited, dead)",
+            deliveries.clone(),
+        );
+        let request_duration =
+            Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram,
+            );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency, by route and status",
+            request_duration.clone(),
+        );
+        Self {
+            registry,
+            events,
+            rejections,
+            signature_failures,
+            deliveries,
+            request_duration,
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts a verified event.
+    pub fn event(&self, account: &str, event_type: &str, outcome: &'static str) {
+        self.events
+            .get_or_create(&vec![
+                ("account", account.to_owned()),
+                ("event_type", event_type.to_owned()),
+                ("outcome", outcome.to_owned()),
+            ])
+            .inc();
+    }
+
+    /// Counts a refused request; signature problems are also counted as signature failures.
+    pub fn rejection(&self, account: &str, reason: &'static str, signature_failure: bool) {
+        self.rejections
+            .get_or_create(&vec![
+                ("account", account.to_owned()),
+                ("reason", reason.to_owned()),
+            ])
+            .inc();
+        if signature_failure {
+            self.signature_failures
+                .get_or_create(&vec![("account", account.to_owned())])
+                .inc();
+        }
+    }
+
+    /// Counts `n` outbox outcomes of one platform.
+    pub fn delivery(&self, platform: &'static str, outcome: &'static str, n: u64) {
+        self.deliveries
+            .get_or_create(&vec![
+                ("platform", platform.to_owned()),
+                ("outcome", outcome.to_owned()),
+            ])
+            .inc_by(n);
+    }
+
+    /// Times one HTTP request under its route template.
+    pub fn observe(&self, route: &str, status: u16, elapsed: Duration) {
+        let route = match ROUTES.iter().find(|known| **known == route) {
+            Some(known) => RouteName::Known(known),
+            None => RouteName::Other(route.to_owned()),
+        };
+        self.request_duration
+            .get_or_create(&RouteLabels { route, status })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The exposition text.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        encode(&mut text, &self.registry).expect("writing to a String cannot fail");
+        text
+    }
+}
