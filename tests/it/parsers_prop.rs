@@ -1,9 +1,91 @@
 //! Property tests of the two parsers that see untrusted bytes: the
 //! `Stripe-Signature` header and the event envelope.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use proptest::prelude::*;
-use stripe_chatops::config::Secret;
+use proptest::test_runner::{Config, TestRunner};
+use stripe_chatops::secret::Secret;
 use stripe_chatops::stripe::{envelope, signature};
+
+/// Runs a property over `cases` generated inputs, where `check` returns
+/// whether the parser accepted the input; fails unless some inputs were
+/// accepted and some refused, so that the property's checks of accepted
+/// values really ran.
+fn accepts_some<S: Strategy>(
+    name: &str,
+    cases: u32,
+    strategy: S,
+    check: impl Fn(S::Value) -> Result<bool, TestCaseError>,
+) {
+    let (accepted, refused) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let mut runner = TestRunner::new(Config::with_cases(cases));
+    runner
+        .run(&strategy, |value| {
+            let counter = if check(value)? { &accepted } else { &refused };
+            counter.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let (accepted, refused) = (accepted.into_inner(), refused.into_inner());
+    assert!(
+        accepted > 0 && refused > 0,
+        "{name}: {accepted} accepted and {refused} refused of {cases}; the generator must reach both"
+    );
+}
+
+/// Header-shaped noise: every accepted header has a timestamp and 1..=16 signatures.
+#[test]
+fn header_like_input() {
+    let value = prop_oneof!["[0-9]{1,12}", "[0-9a-f]{64}", "[0-9a-f]{0,70}"];
+    let items = proptest::collection::vec(("(t|v1|v0| t|x)", value), 0..8);
+    accepts_some("header_like_input", 2000, items, |items| {
+        let header: Vec<String> = items.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let Ok(parsed) = signature::parse_header(&header.join(",")) else {
+            return Ok(false);
+        };
+        prop_assert!(
+            !parsed.signatures.is_empty() && parsed.signatures.len() <= signature::MAX_SIGNATURES
+        );
+        Ok(true)
+    });
+}
+
+/// Structurally plausible JSON: accepted envelopes always have an evt_ id and a clean type.
+#[test]
+fn envelope_like_json() {
+    let fields = (
+        prop_oneof![3 => "evt_[A-Za-z0-9]{1,30}", 1 => "(evt_|ch_1|evt_a b|)"],
+        prop_oneof![3 => Just("event".to_owned()), 1 => "(invoice|v2.core.event)"],
+        prop_oneof![3 => "[a-z_.]{1,30}", 1 => "(INVOICE|a b)"],
+        prop_oneof![3 => 1i64..4_000_000_000, 1 => any::<i64>()],
+        any::<bool>(),
+        prop_oneof![3 => "(\\{\\}|\\{\"a\":1\\})", 1 => "(\\[\\]|1|null)"],
+    );
+    accepts_some(
+        "envelope_like_json",
+        2000,
+        fields,
+        |(id, object, event_type, created, livemode, data)| {
+            let body = format!(
+                r#"{{"id":"{id}","object":"{object}","type":"{event_type}","created":{created},"livemode":{livemode},"data":{{"object":{data}}}}}"#
+            );
+            let Ok(event) = envelope::parse(body.as_bytes()) else {
+                return Ok(false);
+            };
+            prop_assert!(event.id.as_str().starts_with("evt_"));
+            prop_assert_eq!(object, "event");
+            prop_assert!(event.created > 0);
+            prop_assert!(
+                event
+                    .event_type
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_')
+            );
+            Ok(true)
+        },
+    );
+}
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
@@ -12,15 +94,6 @@ proptest! {
     #[test]
     fn header_parser_never_panics(header in ".{0,300}") {
         let _ = signature::parse_header(&header);
-    }
-
-    /// Header-shaped noise: every accepted header has a timestamp and 1..=16 signatures.
-    #[test]
-    fn header_like_input(items in proptest::collection::vec(("(t|v1|v0| t|x)", "[0-9a-f]{0,70}"), 0..20)) {
-        let header: Vec<String> = items.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        if let Ok(parsed) = signature::parse_header(&header.join(",")) {
-            prop_assert!(!parsed.signatures.is_empty() && parsed.signatures.len() <= signature::MAX_SIGNATURES);
-        }
     }
 
     /// What we sign, we verify; any flipped body byte makes it fail.
@@ -42,28 +115,37 @@ proptest! {
         let _ = envelope::parse(&body);
     }
 
-    /// Structurally plausible JSON: accepted envelopes always have an evt_ id and a clean type.
-    #[test]
-    fn envelope_like_json(
-        id in "(evt_[A-Za-z0-9]{1,30}|evt_|ch_1|evt_a b|)",
-        object in "(event|invoice|v2.core.event)",
-        event_type in "([a-z_.]{1,30}|INVOICE|a b)",
-        created in any::<i64>(),
-        livemode in any::<bool>(),
-        data in "(\\{\\}|\\[\\]|1|null|\\{\"a\":1\\})",
-    ) {
-        let body = format!(r#"{{"id":"{id}","object":"{object}","type":"{event_type}","created":{created},"livemode":{livemode},"data":{{"object":{data}}}}}"#);
-        if let Ok(event) = envelope::parse(body.as_bytes()) {
-            prop_assert!(event.id.as_str().starts_with("evt_"));
-            prop_assert_eq!(object, "event");
-            prop_assert!(event.created > 0);
-            prop_assert!(event.event_type.bytes().all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_'));
-        }
-    }
 }
 
 mod cards_and_redaction {
     use proptest::prelude::*;
+
+    /// Whatever a template renders, the card parser answers without panicking,
+    /// and an accepted card always has a title and only https links.
+    #[test]
+    fn card_parser_never_panics() {
+        let line = prop_oneof![
+            3 => "(title|field|link|button|severity|badge|footer|summary): [^\n|]{1,30}( \\| (https://[a-z.]{1,10}|[a-z ]{1,10}))?",
+            1 => "(title|field|link|button|severity|badge|footer|summary|x)?:? ?[^\n]{0,40}",
+        ];
+        let text = (
+            proptest::option::weighted(0.8, "title: [^\n]{1,30}"),
+            proptest::collection::vec(line, 0..12),
+        );
+        super::accepts_some("card_parser_never_panics", 1000, text, |(title, lines)| {
+            let text = title
+                .into_iter()
+                .chain(lines)
+                .collect::<Vec<_>>()
+                .join("\n");
+            let Ok(card) = Card::parse(&text) else {
+                return Ok(false);
+            };
+            prop_assert!(!card.title.is_empty());
+            prop_assert!(card.links.iter().all(|l| l.url.starts_with("https://")));
+            Ok(true)
+        });
+    }
     use stripe_chatops::event::EventView;
     use stripe_chatops::redact::{luhn_valid, mask_card_numbers};
     use stripe_chatops::render::card::Card;
@@ -72,16 +154,6 @@ mod cards_and_redaction {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(1000))]
-
-        /// Whatever a template renders, the card parser answers without panicking,
-        /// and an accepted card always has a title.
-        #[test]
-        fn card_parser_never_panics(text in "((title|field|link|button|severity|badge|footer|summary|x)?:? ?[^\n]{0,40}\n){0,12}") {
-            if let Ok(card) = Card::parse(&text) {
-                prop_assert!(!card.title.is_empty());
-                prop_assert!(card.links.iter().all(|l| l.url.starts_with("https://")));
-            }
-        }
 
         /// Truncation keeps at most `max` characters and never splits a character.
         #[test]

@@ -70,13 +70,20 @@ pub enum Backend {
 
 /// The PostgreSQL server for tests, when one is configured.
 ///
-/// In CI (`CI` set) a missing `TEST_POSTGRES_URL` is a failure, not a skip:
-/// the PostgreSQL half of the suite must run there.
+/// In CI (`CI` set; `.ci/run` sets it) a missing `TEST_POSTGRES_URL` is a
+/// failure, not a skip: the PostgreSQL half of the suite must run there.
+/// Elsewhere the PostgreSQL part of a test is skipped, and says so.
 pub fn postgres_url() -> Option<String> {
     match std::env::var("TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ if std::env::var_os("CI").is_some() => panic!("CI must set TEST_POSTGRES_URL"),
-        _ => None,
+        _ => {
+            eprintln!(
+                "skipping the PostgreSQL part of this test: TEST_POSTGRES_URL is not set \
+                 (e.g. postgres://postgres@127.0.0.1:5432/test)"
+            );
+            None
+        }
     }
 }
 
