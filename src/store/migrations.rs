@@ -34,6 +34,11 @@ pub const SQLITE: &[(i64, &str, &str)] = &[
         "interactions",
         include_str!("../../migrations/sqlite/0004_interactions.sql"),
     ),
+    (
+        5,
+        "writer_health",
+        include_str!("../../migrations/sqlite/0005_writer_health.sql"),
+    ),
 ];
 
 /// Migrations of the PostgreSQL schema: (version, description, SQL).
@@ -57,6 +62,11 @@ pub const POSTGRES: &[(i64, &str, &str)] = &[
         4,
         "interactions",
         include_str!("../../migrations/postgres/0004_interactions.sql"),
+    ),
+    (
+        5,
+        "writer_health",
+        include_str!("../../migrations/postgres/0005_writer_health.sql"),
     ),
 ];
 

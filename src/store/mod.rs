@@ -178,6 +178,34 @@ impl StoreError {
     }
 }
 
+/// Runs `work` in a write transaction of its own on a pooled connection,
+/// begun with `begin` (`BEGIN IMMEDIATE` on SQLite). If anything fails, the
+/// connection is closed instead of going back to the pool: after a failed
+/// COMMIT (a full disk) its transaction state can no longer be trusted, and
+/// a later "commit" on it might commit nothing.
+pub(crate) async fn in_write_tx<DB, T>(
+    pool: &sqlx::Pool<DB>,
+    begin: &'static str,
+    work: impl AsyncFnOnce(&mut DB::Connection) -> Result<T, sqlx::Error>,
+) -> Result<T, sqlx::Error>
+where
+    DB: sqlx::Database,
+{
+    use sqlx::Connection;
+    let mut conn = pool.acquire().await?;
+    let outcome = async {
+        let mut tx = conn.begin_with(begin).await?;
+        let value = work(&mut tx).await?;
+        tx.commit().await?;
+        Ok(value)
+    }
+    .await;
+    if outcome.is_err() || conn.is_in_transaction() {
+        conn.close_on_drop();
+    }
+    outcome
+}
+
 /// Milliseconds since the Unix epoch: the clock of every `*_at_ms` column.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -217,7 +245,8 @@ pub trait Store: Outbox + Interactions + Send + Sync + 'static {
     /// The deliveries of one event, in the order they were decided.
     async fn deliveries_of(&self, event_seq: i64) -> Result<Vec<Delivery>, StoreError>;
 
-    /// Checks that the database answers (for `/readyz`).
+    /// Checks that the database answers and, after a failed write, that it
+    /// can commit again (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Which backend this is, for logs.
@@ -330,6 +359,10 @@ macro_rules! impl_store {
             async fn ping(&self) -> Result<(), StoreError> {
                 if self.writer.is_stopped() {
                     return Err(StoreError::WriterGone);
+                }
+                // After a failed write, ready again only once a real write commits.
+                if !self.writer.is_writable() {
+                    self.writer.probe($crate::store::now_ms()).await?;
                 }
                 sqlx::query("SELECT 1")
                     .execute(&self.pool)

@@ -305,39 +305,40 @@ macro_rules! impl_outbox {
             }
 
             async fn fold(&self, receiver: &str, now_ms: i64) -> Result<Option<(i64, u64)>, StoreError> {
-                let map = || StoreError::db("folding a backlog into a digest");
-                let mut tx = self.pool.begin().await.map_err(map())?;
-                // The INSERT comes first so that the transaction takes the write lock at once.
-                let digest_id: i64 = sqlx::query_scalar(
-                    "INSERT INTO digests (receiver, item_count, created_at_ms) VALUES ($1, 0, $2) RETURNING id",
-                )
-                .bind(receiver)
-                .bind(now_ms)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(map())?;
-                let folded = sqlx::query(
-                    "UPDATE deliveries SET status = 'folded', digest_id = $1
-                     WHERE receiver = $2 AND status = 'pending' AND digest_id IS NULL",
-                )
-                .bind(digest_id)
-                .bind(receiver)
-                .execute(&mut *tx)
-                .await
-                .map_err(map())?
-                .rows_affected();
-                if folded == 0 {
-                    tx.rollback().await.map_err(map())?;
-                    return Ok(None);
-                }
-                sqlx::query("UPDATE digests SET item_count = $1 WHERE id = $2")
-                    .bind(folded as i64)
+                $crate::store::in_write_tx(&self.pool, BEGIN_WRITE, async |tx| {
+                    let digest_id: i64 = sqlx::query_scalar(
+                        "INSERT INTO digests (receiver, item_count, created_at_ms) VALUES ($1, 0, $2) RETURNING id",
+                    )
+                    .bind(receiver)
+                    .bind(now_ms)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let folded = sqlx::query(
+                        "UPDATE deliveries SET status = 'folded', digest_id = $1
+                         WHERE receiver = $2 AND status = 'pending' AND digest_id IS NULL",
+                    )
                     .bind(digest_id)
+                    .bind(receiver)
                     .execute(&mut *tx)
-                    .await
-                    .map_err(map())?;
-                tx.commit().await.map_err(map())?;
-                Ok(Some((digest_id, folded)))
+                    .await?
+                    .rows_affected();
+                    if folded == 0 {
+                        // Nothing to fold after all: no empty digest is left behind.
+                        sqlx::query("DELETE FROM digests WHERE id = $1")
+                            .bind(digest_id)
+                            .execute(&mut *tx)
+                            .await?;
+                        return Ok(None);
+                    }
+                    sqlx::query("UPDATE digests SET item_count = $1 WHERE id = $2")
+                        .bind(folded as i64)
+                        .bind(digest_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    Ok(Some((digest_id, folded)))
+                })
+                .await
+                .map_err(StoreError::db("folding a backlog into a digest"))
             }
 
             async fn digest_events(&self, digest_id: i64) -> Result<Vec<StoredEvent>, StoreError> {
@@ -367,29 +368,29 @@ macro_rules! impl_outbox {
                 now_ms: i64,
                 thread_replies: bool,
             ) -> Result<(), StoreError> {
-                let map = || StoreError::db("recording a sent message");
-                let mut tx = self.pool.begin().await.map_err(map())?;
-                sqlx::query(&format!(
-                    "UPDATE {} SET status = 'sent', message_ref = $1, sent_at_ms = $2, last_error = NULL WHERE id = $3",
-                    key.table()
-                ))
-                .bind(message_ref)
-                .bind(now_ms)
-                .bind(key.id())
-                .execute(&mut *tx)
-                .await
-                .map_err(map())?;
-                if let (OutboxKey::Digest(id), true) = (key, thread_replies) {
-                    sqlx::query(
-                        "UPDATE deliveries SET status = 'pending', next_attempt_at_ms = 0
-                         WHERE digest_id = $1 AND status = 'folded'",
-                    )
-                    .bind(id)
+                $crate::store::in_write_tx(&self.pool, BEGIN_WRITE, async |tx| {
+                    sqlx::query(&format!(
+                        "UPDATE {} SET status = 'sent', message_ref = $1, sent_at_ms = $2, last_error = NULL WHERE id = $3",
+                        key.table()
+                    ))
+                    .bind(message_ref)
+                    .bind(now_ms)
+                    .bind(key.id())
                     .execute(&mut *tx)
-                    .await
-                    .map_err(map())?;
-                }
-                tx.commit().await.map_err(map())
+                    .await?;
+                    if let (OutboxKey::Digest(id), true) = (key, thread_replies) {
+                        sqlx::query(
+                            "UPDATE deliveries SET status = 'pending', next_attempt_at_ms = 0
+                             WHERE digest_id = $1 AND status = 'folded'",
+                        )
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    Ok(())
+                })
+                .await
+                .map_err(StoreError::db("recording a sent message"))
             }
 
             async fn mark_retry(
@@ -495,21 +496,20 @@ macro_rules! impl_outbox {
             }
 
             async fn reroute_event(&self, seq: i64) -> Result<bool, StoreError> {
-                let map = || StoreError::db("queueing an event again");
-                let mut tx = self.pool.begin().await.map_err(map())?;
-                let found = sqlx::query("UPDATE events SET routed_at_ms = NULL WHERE seq = $1")
-                    .bind(seq)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map())?
-                    .rows_affected();
-                sqlx::query("DELETE FROM deliveries WHERE event_seq = $1")
-                    .bind(seq)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map())?;
-                tx.commit().await.map_err(map())?;
-                Ok(found == 1)
+                $crate::store::in_write_tx(&self.pool, BEGIN_WRITE, async |tx| {
+                    let found = sqlx::query("UPDATE events SET routed_at_ms = NULL WHERE seq = $1")
+                        .bind(seq)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    sqlx::query("DELETE FROM deliveries WHERE event_seq = $1")
+                        .bind(seq)
+                        .execute(&mut *tx)
+                        .await?;
+                    Ok(found == 1)
+                })
+                .await
+                .map_err(StoreError::db("queueing an event again"))
             }
 
             async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres};
+use sqlx::{Connection, PgConnection, PgPool, Postgres};
 
-use super::group_commit::{self, GroupCommit};
+use super::group_commit::{self, GroupCommit, Writer};
 use super::impl_store;
 use super::interactions::{ActionToken, AuditEntry, NewToken, impl_interactions};
 use super::outbox::{DeadLetter, OutboxCounts, OutboxItem, OutboxKey, impl_outbox};
@@ -36,7 +36,7 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(StoreError::db("connecting to PostgreSQL"))?;
         migrations::migrator(migrations::POSTGRES)
@@ -45,17 +45,22 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(StoreError::Migrate)?;
+        let writer = PgConnection::connect_with(&options)
+            .await
+            .map_err(StoreError::db("connecting to PostgreSQL"))?;
         Ok(Self {
-            writer: GroupCommit::spawn(PostgresWriter(pool.clone())),
+            writer: GroupCommit::spawn(Writer::new(writer, options, BEGIN_WRITE)),
             pool,
         })
     }
 }
 
-/// Writes batches through the pool, so a dropped connection is replaced.
-struct PostgresWriter(PgPool);
+/// How every write transaction starts.
+const BEGIN_WRITE: &str = "BEGIN";
 
-group_commit::impl_batch_insert!(PostgresWriter, Postgres);
+// One connection writes the batches; after a failure (a dropped connection,
+// a restarted server) it is closed and the next batch opens a new one.
+group_commit::impl_batch_insert!(PgConnection, Postgres);
 
 impl_outbox!(PostgresStore);
 

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, Sqlite, SqliteConnection, SqlitePool};
 
-use super::group_commit::{self, GroupCommit};
+use super::group_commit::{self, GroupCommit, Writer};
 use super::impl_store;
 use super::interactions::{ActionToken, AuditEntry, NewToken, impl_interactions};
 use super::outbox::{DeadLetter, OutboxCounts, OutboxItem, OutboxKey, impl_outbox};
@@ -64,20 +64,21 @@ impl SqliteStore {
             .map_err(StoreError::Migrate)?;
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(StoreError::db("opening the SQLite read pool"))?;
         Ok(Self {
             pool,
-            writer: GroupCommit::spawn(SqliteWriter(writer)),
+            writer: GroupCommit::spawn(Writer::new(writer, options, BEGIN_WRITE)),
         })
     }
 }
 
-/// The one connection that writes.
-struct SqliteWriter(SqliteConnection);
+/// How every write transaction starts: with the write lock taken at once, so
+/// that two writers never deadlock upgrading a read lock.
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
-group_commit::impl_batch_insert!(SqliteWriter, Sqlite);
+group_commit::impl_batch_insert!(SqliteConnection, Sqlite);
 
 impl_outbox!(SqliteStore);
 

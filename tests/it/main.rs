@@ -7,6 +7,7 @@ mod architecture;
 mod cards;
 mod cli;
 mod delivery;
+mod durability;
 mod ingest_http;
 mod interactions;
 mod parsers_prop;
