@@ -29,6 +29,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -110,13 +111,54 @@ pub struct ServerFile {
     pub listen: String,
     /// Largest accepted webhook body in bytes; larger requests get 413. Default 524288 (512 KiB).
     pub max_body_bytes: usize,
+    /// How long a client may take to send a request's head (request line
+    /// and headers) once the connection waits for one. Default `"10s"`.
+    #[serde(with = "humantime_serde")]
+    pub request_head_timeout: Duration,
+    /// How long a client may take to send a whole request body; slower
+    /// bodies get 408. Default `"30s"`.
+    #[serde(with = "humantime_serde")]
+    pub request_body_timeout: Duration,
+    /// How long a connection with no request in progress stays open
+    /// without sending anything (a kept-alive connection between requests,
+    /// or a new one that has not started). Default `"5s"`.
+    #[serde(with = "humantime_serde")]
+    pub keep_alive_timeout: Duration,
+    /// Most connections served at once. At the cap, connections with no
+    /// request in progress are closed first to make room, and new ones wait.
+    /// Default 512: well below systemd's default limit of 1,024 open files,
+    /// leaving room for the database and the chat platforms.
+    pub max_connections: usize,
+    /// A bearer token that lets `POST /-/reload` be called from other hosts
+    /// than this one (`Authorization: Bearer …`). Without it, only loopback may reload.
+    pub admin_token: Option<Secret>,
+    /// Name of the environment variable holding the admin token.
+    pub admin_token_env: Option<String>,
+    /// File holding the admin token.
+    pub admin_token_file: Option<PathBuf>,
 }
+
+/// Default `[server] request_head_timeout`.
+pub const DEFAULT_REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default `[server] request_body_timeout`.
+pub const DEFAULT_REQUEST_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default `[server] keep_alive_timeout`.
+pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default `[server] max_connections`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 
 impl Default for ServerFile {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".to_owned(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            request_head_timeout: DEFAULT_REQUEST_HEAD_TIMEOUT,
+            request_body_timeout: DEFAULT_REQUEST_BODY_TIMEOUT,
+            keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            admin_token: None,
+            admin_token_env: None,
+            admin_token_file: None,
         }
     }
 }
@@ -174,12 +216,22 @@ pub struct Config {
 pub const IMPLICIT_CONSOLE_RECEIVER: &str = "console";
 
 /// Validated `[server]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
     /// Where to listen.
     pub listen: SocketAddr,
     /// Largest accepted body.
     pub max_body_bytes: usize,
+    /// Time to send a request head.
+    pub request_head_timeout: Duration,
+    /// Time to send a request body.
+    pub request_body_timeout: Duration,
+    /// Idle time of a connection with no request in progress.
+    pub keep_alive_timeout: Duration,
+    /// Connection cap.
+    pub max_connections: usize,
+    /// Lets `POST /-/reload` come from other hosts.
+    pub admin_token: Option<Secret>,
 }
 
 /// Validated `[storage]`.

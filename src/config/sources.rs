@@ -6,6 +6,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{Errors, KeyPath};
+
+/// The shortest signing secret accepted: `whsec_` and a few characters. The
+/// HMAC works with any key; a shorter one is a typo or a placeholder.
+pub const MIN_WEBHOOK_SECRET_LEN: usize = 10;
 use crate::secret::{Secret, split_secret_list};
 
 /// Where `*_env` and relative `*_file` sources are looked up. Tests pass their
@@ -86,10 +90,18 @@ pub(super) fn resolve_webhook_secrets(
         );
     }
     for (path, secret) in &secrets {
-        if !secret.expose().starts_with("whsec_") || secret.expose().len() < 10 {
+        let value = secret.expose();
+        if !value.starts_with("whsec_") {
             errors.push(
                 path.clone(),
                 "is not a Stripe webhook signing secret (those start with \"whsec_\"); the value is not shown",
+            );
+        } else if value.len() < MIN_WEBHOOK_SECRET_LEN {
+            errors.push(
+                path.clone(),
+                format!(
+                    "is too short for a webhook signing secret: it needs at least {MIN_WEBHOOK_SECRET_LEN} characters, \"whsec_\" included (Stripe's are about 38); the value is not shown"
+                ),
             );
         }
     }

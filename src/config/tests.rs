@@ -294,3 +294,47 @@ fn chat_credentials_come_from_env_or_file_and_defaults_are_the_documented_limits
     assert_eq!(config.delivery.retry_schedule.len(), 7);
     assert_eq!(config.delivery.fold_after, Duration::from_secs(10));
 }
+
+#[test]
+fn a_short_signing_secret_is_refused_for_its_length_not_its_prefix() {
+    let errors = errors_of("[stripe]\nwebhook_secrets = [\"whsec_x\"]\n");
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].starts_with("stripe.webhook_secrets[0] (line 2): is too short for a webhook signing secret: it needs at least 10 characters"),
+        "{}",
+        errors[0]
+    );
+    assert!(!errors[0].contains("whsec_x"), "the value is not shown");
+}
+
+#[test]
+fn server_timeouts_caps_and_admin_token_are_checked() {
+    let text = format!(
+        "[server]\nrequest_head_timeout = \"0s\"\nkeep_alive_timeout = \"1h\"\nmax_connections = 2\nadmin_token = \"short\"\n[stripe]\nwebhook_secrets = [\"{SECRET}\"]\n"
+    );
+    let errors = errors_of(&text);
+    assert_eq!(
+        errors,
+        [
+            "server.request_head_timeout (line 2): must be at least 100ms, e.g. \"10s\"",
+            "server.keep_alive_timeout (line 3): must be at most 10m: a slow client would hold a connection that long",
+            "server.max_connections (line 4): must be at least 16 (Stripe, the chat platforms and probes share it)",
+            "server.admin_token (line 5): must be at least 16 characters; the value is not shown",
+        ]
+    );
+    let config = load_str(
+        &format!("[stripe]\nwebhook_secrets = [\"{SECRET}\"]\n"),
+        &no_env(),
+    )
+    .unwrap();
+    assert_eq!(
+        config.server.request_head_timeout,
+        DEFAULT_REQUEST_HEAD_TIMEOUT
+    );
+    assert_eq!(
+        config.server.request_body_timeout,
+        DEFAULT_REQUEST_BODY_TIMEOUT
+    );
+    assert_eq!(config.server.keep_alive_timeout, DEFAULT_KEEP_ALIVE_TIMEOUT);
+    assert_eq!(config.server.max_connections, DEFAULT_MAX_CONNECTIONS);
+}

@@ -4,9 +4,11 @@
 //! receiver on a platform needs that platform's credentials).
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use super::receivers::{ConsoleTarget, ReceiverFile};
 use super::routes::{self, RouteFile};
+use super::sources::resolve_one_secret;
 use super::{
     Config, ConfigFile, Environment, Errors, IMPLICIT_CONSOLE_RECEIVER, KeyPath, ServerConfig,
     StorageConfig, actions,
@@ -15,7 +17,7 @@ use super::{
 impl ConfigFile {
     /// Validates every section, collecting every error.
     pub(super) fn validate(&self, env: &Environment, errors: &mut Errors<'_>) -> Config {
-        let server = self.validate_server(errors);
+        let server = self.validate_server(env, errors);
         let storage = self.validate_storage(errors);
         let stripe = self.stripe.validate(env, errors);
         let accounts: Vec<&str> = stripe.endpoints.keys().map(String::as_str).collect();
@@ -45,7 +47,7 @@ impl ConfigFile {
         config
     }
 
-    fn validate_server(&self, errors: &mut Errors<'_>) -> ServerConfig {
+    fn validate_server(&self, env: &Environment, errors: &mut Errors<'_>) -> ServerConfig {
         let path = KeyPath::root().key("server");
         let listen = match self.server.listen.parse::<SocketAddr>() {
             Ok(listen) => listen,
@@ -63,9 +65,49 @@ impl ConfigFile {
         if self.server.max_body_bytes == 0 {
             errors.push(path.key("max_body_bytes"), "must be greater than 0");
         }
+        for (key, value) in [
+            ("request_head_timeout", self.server.request_head_timeout),
+            ("request_body_timeout", self.server.request_body_timeout),
+            ("keep_alive_timeout", self.server.keep_alive_timeout),
+        ] {
+            if value < Duration::from_millis(100) {
+                errors.push(path.key(key), "must be at least 100ms, e.g. \"10s\"");
+            } else if value > Duration::from_secs(600) {
+                errors.push(
+                    path.key(key),
+                    "must be at most 10m: a slow client would hold a connection that long",
+                );
+            }
+        }
+        if self.server.max_connections < 16 {
+            errors.push(
+                path.key("max_connections"),
+                "must be at least 16 (Stripe, the chat platforms and probes share it)",
+            );
+        }
+        let admin_token = resolve_one_secret(
+            self.server.admin_token.as_ref(),
+            self.server.admin_token_env.as_deref(),
+            self.server.admin_token_file.as_deref(),
+            &path,
+            "admin_token",
+            env,
+            errors,
+        );
+        if admin_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
+            errors.push(
+                path.key("admin_token"),
+                "must be at least 16 characters; the value is not shown",
+            );
+        }
         ServerConfig {
             listen,
             max_body_bytes: self.server.max_body_bytes,
+            request_head_timeout: self.server.request_head_timeout,
+            request_body_timeout: self.server.request_body_timeout,
+            keep_alive_timeout: self.server.keep_alive_timeout,
+            max_connections: self.server.max_connections,
+            admin_token,
         }
     }
 

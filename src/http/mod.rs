@@ -8,6 +8,7 @@
 pub mod health;
 pub mod interactions;
 pub mod metrics;
+pub mod serve;
 pub mod webhook;
 
 use std::future::Future;
@@ -56,6 +57,7 @@ impl AppState {
 /// The application's routes.
 pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
+    let body_timeout = state.config.server.request_body_timeout;
     Router::new()
         .route("/webhooks/stripe", post(webhook::default_account))
         .route("/interactions/slack", post(interactions::slack))
@@ -65,6 +67,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            serve::body_deadline(body_timeout, request, next)
+        }))
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             metrics::track,
@@ -72,13 +77,18 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves `router(state)` on `listener` until `shutdown` resolves, then drains.
+/// Serves `router(state)` on `listener` until `shutdown` resolves, then
+/// drains, under the `[server]` limits (see [`serve`]).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let server = &state.config.server;
+    let limits = serve::Limits {
+        request_head_timeout: server.request_head_timeout,
+        keep_alive_timeout: server.keep_alive_timeout,
+        max_connections: server.max_connections,
+    };
+    serve::serve(listener, router(state), limits, shutdown).await
 }

@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
+use super::serve::BodyTimeout;
 use crate::config::{DEFAULT_ACCOUNT, WebhookEndpoint};
 use crate::store::{Inserted, NewEvent};
 use crate::stripe::{envelope, signature};
@@ -31,6 +32,9 @@ pub enum WebhookError {
     /// The body could not be read.
     #[error("could not read the request body")]
     Unreadable(#[source] axum::Error),
+    /// The body did not arrive within `[server] request_body_timeout`.
+    #[error("the request body did not arrive within {} ([server] request_body_timeout)", humantime::format_duration(*.0))]
+    SlowBody(std::time::Duration),
     /// The signature check failed.
     #[error(transparent)]
     Signature(#[from] signature::SignatureError),
@@ -47,6 +51,7 @@ impl WebhookError {
         match self {
             Self::UnknownAccount(_) => StatusCode::NOT_FOUND,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::SlowBody(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Unreadable(_) | Self::Signature(_) | Self::Envelope(_) => StatusCode::BAD_REQUEST,
             Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -57,6 +62,7 @@ impl WebhookError {
             Self::UnknownAccount(_) => "unknown_account",
             Self::TooLarge(_) => "body_too_large",
             Self::Unreadable(_) => "unreadable_body",
+            Self::SlowBody(_) => "slow_body",
             Self::Signature(error) => error.label(),
             Self::Envelope(_) => "not_an_event",
             Self::Store(_) => "store_error",
@@ -181,6 +187,18 @@ fn verify(
     Ok(())
 }
 
+/// The deadline that ended a body read, wherever it sits in the error's causes.
+fn body_timeout(error: &(dyn std::error::Error + 'static)) -> Option<std::time::Duration> {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if let Some(timeout) = error.downcast_ref::<BodyTimeout>() {
+            return Some(timeout.0);
+        }
+        cause = error.source();
+    }
+    None
+}
+
 /// Reads the body, refusing early on a declared length over the limit.
 async fn read_limited(
     headers: &HeaderMap,
@@ -195,10 +213,11 @@ async fn read_limited(
         return Err(WebhookError::TooLarge(limit));
     }
     axum::body::to_bytes(body, limit).await.map_err(|error| {
-        let too_large = std::error::Error::source(&error)
-            .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
-        if too_large {
+        let source = std::error::Error::source(&error);
+        if source.is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
             WebhookError::TooLarge(limit)
+        } else if let Some(timeout) = body_timeout(&error) {
+            WebhookError::SlowBody(timeout)
         } else {
             WebhookError::Unreadable(error)
         }

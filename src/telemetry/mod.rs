@@ -8,6 +8,7 @@
 pub mod metrics;
 
 use std::error::Error;
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -27,8 +28,10 @@ pub enum LogFormat {
 pub fn init(format: LogFormat) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    // Colour only on a terminal: a log file or a journal gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),

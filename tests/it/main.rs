@@ -6,6 +6,7 @@ mod support;
 mod architecture;
 mod cards;
 mod cli;
+mod connections;
 mod delivery;
 mod durability;
 mod ingest_http;

@@ -1,0 +1,309 @@
+//! The accept loop: HTTP/1.1 connections served with limits that a slow or
+//! hostile client cannot get around, so that it can never lock Stripe out.
+//!
+//! - `request_head_timeout`: a request head must arrive complete within it
+//!   (hyper's header read timeout), whether it is dripped or never sent;
+//! - `request_body_timeout`: a whole body must arrive within it
+//!   ([`body_deadline`]); a slower one gets 408;
+//! - `keep_alive_timeout`: a connection with no request in progress that
+//!   sends nothing for that long is closed;
+//! - `max_connections`: at the cap, connections with no request in progress
+//!   are closed first, to make room, and a new connection waits (in the
+//!   listen backlog) only until one is free.
+//!
+//! On shutdown the loop stops accepting, lets every request in progress
+//! finish, and closes idle connections at once.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::time::Instant;
+use tower::ServiceExt;
+
+/// The limits of the accept loop (from `[server]`).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Time to send a request head.
+    pub request_head_timeout: Duration,
+    /// Idle time of a connection with no request in progress.
+    pub keep_alive_timeout: Duration,
+    /// Connection cap.
+    pub max_connections: usize,
+}
+
+/// How often an idle connection checks its clock.
+const IDLE_CHECK: Duration = Duration::from_millis(250);
+
+/// Serves `router` on `listener` until `shutdown` resolves, then drains.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    // Wakes idle connections when the cap is reached, so that they make room.
+    let pressure = Arc::new(Notify::new());
+    let (stop, stopping) = watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = match slots.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                tracing::warn!(
+                    max_connections = limits.max_connections,
+                    "connection cap reached; closing idle connections to make room"
+                );
+                pressure.notify_waiters();
+                tokio::select! {
+                    permit = slots.clone().acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => break,
+                    },
+                    () = &mut shutdown => break,
+                }
+            }
+        };
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait, do not spin.
+                    tracing::warn!(error = %error, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let (pressure, stopping) = (pressure.clone(), stopping.clone());
+        connections.spawn(async move {
+            serve_connection(stream, router, limits, pressure, stopping).await;
+            drop(permit);
+        });
+        // Reap finished connection tasks as we go.
+        while connections.try_join_next().is_some() {}
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    while connections.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// One connection: served until the client closes it, a limit closes it, or shutdown.
+async fn serve_connection(
+    stream: TcpStream,
+    router: Router,
+    limits: Limits,
+    pressure: Arc<Notify>,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let activity = Arc::new(Activity::new());
+    let io = TokioIo::new(Watched {
+        inner: stream,
+        activity: activity.clone(),
+    });
+    let in_flight = activity.clone();
+    let service =
+        hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            let router = router.clone();
+            let in_flight = in_flight.clone();
+            in_flight.requests.fetch_add(1, Ordering::Relaxed);
+            async move {
+                let response = router.oneshot(request.map(Body::new)).await;
+                in_flight.requests.fetch_sub(1, Ordering::Relaxed);
+                in_flight.touch();
+                response
+            }
+        });
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.request_head_timeout)
+        .keep_alive(true)
+        .serve_connection(io, service);
+    tokio::pin!(connection);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(error) = result {
+                    tracing::debug!(error = %error, "connection closed with an error");
+                }
+                return;
+            }
+            () = pressure.notified(), if !closing => {
+                if activity.is_idle() {
+                    connection.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+            }
+            _ = stopping.changed(), if !closing => {
+                connection.as_mut().graceful_shutdown();
+                closing = true;
+            }
+            () = tokio::time::sleep(IDLE_CHECK), if !closing => {
+                if activity.is_idle() && activity.quiet_for() >= limits.keep_alive_timeout {
+                    connection.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+            }
+        }
+    }
+}
+
+/// What a connection did last: requests in progress and the last byte moved.
+struct Activity {
+    started: Instant,
+    requests: AtomicUsize,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            requests: AtomicUsize::new(0),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let now = self.started.elapsed().as_millis() as u64;
+        self.last_ms.store(now, Ordering::Relaxed);
+    }
+
+    fn is_idle(&self) -> bool {
+        self.requests.load(Ordering::Relaxed) == 0
+    }
+
+    fn quiet_for(&self) -> Duration {
+        let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+        self.started.elapsed().saturating_sub(last)
+    }
+}
+
+/// A socket that records when bytes last moved.
+struct Watched {
+    inner: TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.touch();
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write(cx, data);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        polled
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+/// Why a request body did not arrive in time.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive within {} ([server] request_body_timeout)", humantime::format_duration(*.0))]
+pub struct BodyTimeout(pub Duration);
+
+/// Middleware: a request's whole body must arrive within `timeout`.
+pub async fn body_deadline(timeout: Duration, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let deadline = Deadline {
+        inner: body,
+        sleep: Box::pin(tokio::time::sleep(timeout)),
+        timeout,
+    };
+    next.run(Request::from_parts(parts, Body::new(deadline)))
+        .await
+}
+
+/// A body that fails with [`BodyTimeout`] once its deadline passes.
+struct Deadline {
+    inner: Body,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    timeout: Duration,
+}
+
+impl http_body::Body for Deadline {
+    type Data = axum::body::Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        if self.sleep.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Err(Box::new(BodyTimeout(self.timeout)))));
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
