@@ -67,7 +67,30 @@ pub use http::AppState;
 /// Opens the store (migrating it) and builds the shared state for a config.
 pub async fn build_state(config: Config) -> Result<AppState, store::StoreError> {
     let store = store::open(&config.storage.url, config.storage.max_connections).await?;
-    Ok(AppState::new(Arc::new(config), store))
+    Ok(AppState::new(
+        Arc::new(config::LiveConfig::new(config, "")),
+        store,
+    ))
+}
+
+/// [`build_state`] for a config read from `path` (its text is `text`): the
+/// state can then reload the file (`SIGHUP`, `POST /-/reload`).
+pub async fn build_state_from_file(
+    config: Config,
+    path: &std::path::Path,
+    text: &str,
+    env: config::Environment,
+) -> Result<AppState, store::StoreError> {
+    let store = store::open(&config.storage.url, config.storage.max_connections).await?;
+    let live = Arc::new(config::LiveConfig::new(config, text));
+    let mut state = AppState::new(live.clone(), store);
+    state.reloader = Some(Arc::new(config::Reloader::new(
+        path.to_owned(),
+        env,
+        live,
+        state.metrics.clone(),
+    )));
+    Ok(state)
 }
 
 /// Runs the service on `listener` until `shutdown` resolves: the HTTP server,
@@ -80,7 +103,7 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let chats = chat::Chats::from_config(&state.config, chat::console::Console::stdout())?;
+    let chats = chat::Chats::from_config(&state.config(), chat::console::Console::stdout())?;
     run_with(listener, state, chats, shutdown).await
 }
 
@@ -92,8 +115,9 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let reloads = tokio::spawn(reload_on_sighup(state.reloader.clone(), stopped.clone()));
     let pipeline = tokio::spawn(pipeline::run(
-        state.config.clone(),
+        state.live.clone(),
         state.store.clone(),
         state.pipeline_wake.clone(),
         state.delivery_wake.clone(),
@@ -102,19 +126,19 @@ pub async fn run_with(
     let chats = Arc::new(chats);
     let mut state = state;
     let actions = Arc::new(actions::Actions::new(
-        state.config.clone(),
+        state.live.clone(),
         state.store.clone(),
         chats.clone(),
     ));
     let clicks: Arc<dyn ClickHandler> = actions.clone();
     state.clicks = Some(clicks.clone());
-    let listeners = start_listeners(&state.config, &clicks, &stopped);
+    let listeners = start_listeners(&state.config(), &clicks, &stopped);
     let deliverer = Arc::new(delivery::Deliverer::new(
-        state.config.clone(),
+        state.live.clone(),
         state.store.clone(),
         chats,
         Arc::new(ArmButtons {
-            config: state.config.clone(),
+            live: state.live.clone(),
             store: state.store.clone(),
         }),
         state.metrics.clone(),
@@ -124,6 +148,7 @@ pub async fn run_with(
     let _ = stop.send(true);
     let _ = pipeline.await;
     let _ = delivery.await;
+    let _ = reloads.await;
     for listener in listeners {
         let _ = listener.await;
     }
@@ -170,7 +195,7 @@ fn start_listeners(
 
 /// The delivery worker's [`delivery::Buttons`]: the actions' button tokens.
 struct ArmButtons {
-    config: Arc<Config>,
+    live: Arc<config::LiveConfig>,
     store: Arc<dyn store::Store>,
 }
 
@@ -185,7 +210,7 @@ impl delivery::Buttons for ArmButtons {
         event_seq: i64,
     ) -> Result<(), store::StoreError> {
         actions::arm(
-            &self.config,
+            &self.live.get(),
             self.store.as_ref(),
             card,
             view,
@@ -194,6 +219,41 @@ impl delivery::Buttons for ArmButtons {
             event_seq,
         )
         .await
+    }
+}
+
+/// Reloads `bot.toml` on each `SIGHUP` until `stop`. Installed even
+/// without a file to reload, so that a `SIGHUP` never ends the process.
+async fn reload_on_sighup(
+    reloader: Option<Arc<config::Reloader>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; reload with POST /-/reload instead");
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = hangups.recv() => {}
+                _ = stop.changed() => return,
+            }
+            match &reloader {
+                Some(reloader) => {
+                    let report = reloader.reload().await;
+                    tracing::info!(result = report.result, hash = %report.hash, errors = report.errors.len(), needs_restart = ?report.needs_restart, "SIGHUP: config reload");
+                }
+                None => tracing::warn!(
+                    "SIGHUP: this service was not started from a config file; nothing to reload"
+                ),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (reloader, stop.changed().await);
     }
 }
 

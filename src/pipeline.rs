@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
-use crate::config::Config;
+use crate::config::{Config, LiveConfig};
 use crate::store::{NewDelivery, Store, StoreError, StoredEvent};
 
 /// Events routed per store round trip.
@@ -70,14 +70,15 @@ pub async fn route_pending(config: &Config, store: &dyn Store) -> Result<usize, 
 /// Runs the pipeline until `stop` turns true; `delivered` is notified after
 /// each pass that queued deliveries.
 pub async fn run(
-    config: Arc<Config>,
+    live: Arc<LiveConfig>,
     store: Arc<dyn Store>,
     wake: Arc<Notify>,
     delivered: Arc<Notify>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        match route_pending(&config, store.as_ref()).await {
+        // The routes in use now: a reload applies to the next event.
+        match route_pending(&live.get(), store.as_ref()).await {
             Ok(0) => {}
             Ok(_) => delivered.notify_one(),
             Err(error) => {

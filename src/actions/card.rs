@@ -26,7 +26,8 @@ impl Actions {
     pub(super) async fn update_card(&self, checked: &Checked, state: CardState<'_>) {
         let token = &checked.live.token;
         let view = &checked.view;
-        let Some(receiver) = self.config.receivers.get(&token.receiver) else {
+        let (config, templates) = (&checked.snapshot.config, &checked.snapshot.templates);
+        let Some(receiver) = config.receivers.get(&token.receiver) else {
             return;
         };
         let reference = match self.store.delivery_message(token.delivery_id).await {
@@ -38,7 +39,7 @@ impl Actions {
         else {
             return;
         };
-        let Ok(mut card) = self.config.card_for(&self.templates, view, Some(receiver)) else {
+        let Ok(mut card) = config.card_for(templates, view, Some(receiver)) else {
             return;
         };
         let open = self
@@ -51,7 +52,7 @@ impl Actions {
                 Some((_, open_token)) => {
                     action.token = Some(open_token.clone());
                     if let Some(kind) = ActionKind::parse(&action.action)
-                        && self.config.interactions.policy(kind).confirm
+                        && config.interactions.policy(kind).confirm
                     {
                         action.confirm = Some(states::confirmation(
                             &action.label,
@@ -73,7 +74,7 @@ impl Actions {
                 }
             }
             CardState::Picking => {
-                states::picking(&mut card, &token.token, &self.config.interactions.assignees)
+                states::picking(&mut card, &token.token, &config.interactions.assignees)
             }
             CardState::Open => {}
         }

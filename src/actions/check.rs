@@ -3,7 +3,9 @@
 //! audit line every refusal and outcome leaves.
 
 use crate::chat::Click;
-use crate::config::ActionKind;
+use std::sync::Arc;
+
+use crate::config::{ActionKind, Snapshot};
 use crate::store::{ActionToken, AuditEntry, StoreError, now_ms};
 
 use super::{Actions, Checked};
@@ -47,7 +49,12 @@ impl Actions {
     /// Every check a click must pass before it may act (a denial is
     /// audited). The token's live row is read once, and the event parsed
     /// once, here. `Err` carries the private notice.
-    pub(super) async fn check(&self, click: &Click) -> Result<Result<Checked, String>, StoreError> {
+    pub(super) async fn check(
+        &self,
+        snapshot: Arc<Snapshot>,
+        click: &Click,
+    ) -> Result<Result<Checked, String>, StoreError> {
+        let config = &snapshot.config;
         let now = now_ms();
         let Some(live) = self.store.token(&click.token).await? else {
             let subject = Subject {
@@ -79,8 +86,8 @@ impl Actions {
                     .to_owned(),
             ));
         }
-        if !self.config.interactions.allows(kind, &click.clicker()) {
-            let roles = self.config.interactions.policy(kind).allowed_roles;
+        if !config.interactions.allows(kind, &click.clicker()) {
+            let roles = config.interactions.policy(kind).allowed_roles;
             let needs = if roles.is_empty() {
                 "any role".to_owned()
             } else {
@@ -111,6 +118,7 @@ impl Actions {
             Err(error) => return Ok(Err(format!("{error}; nothing was done."))),
         };
         Ok(Ok(Checked {
+            snapshot,
             kind,
             live,
             stored,

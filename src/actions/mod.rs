@@ -23,9 +23,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::chat::{ChatCommand, Chats, Click, ClickHandler, ClickOutcome, Press, Verdict};
-use crate::config::{ActionKind, Config};
+use crate::config::{ActionKind, LiveConfig, Snapshot};
 use crate::event::{EventView, Threshold};
-use crate::render::Templates;
 use crate::store::{ActionToken, Store, StoreError, StoredEvent, now_ms};
 use crate::stripe::api::StripeClient;
 use card::CardState;
@@ -35,16 +34,16 @@ pub use tokens::{arm, new_token};
 
 /// The interaction service of a process.
 pub struct Actions {
-    config: Arc<Config>,
+    live: Arc<LiveConfig>,
     store: Arc<dyn Store>,
     chats: Arc<Chats>,
     stripe: StripeClient,
-    templates: Templates,
 }
 
-/// A click that passed every check: its action, its live token, the event
-/// and its view (parsed once, here).
+/// A click that passed every check: the config it was checked under, its
+/// action, its live token, the event and its view (parsed once, here).
 pub struct Checked {
+    snapshot: Arc<Snapshot>,
     kind: ActionKind,
     live: ActionToken,
     stored: StoredEvent,
@@ -84,11 +83,11 @@ impl Early {
 
 impl Actions {
     /// The service.
-    pub fn new(config: Arc<Config>, store: Arc<dyn Store>, chats: Arc<Chats>) -> Self {
+    pub fn new(live: Arc<LiveConfig>, store: Arc<dyn Store>, chats: Arc<Chats>) -> Self {
         Self {
-            stripe: StripeClient::new(&config.stripe.api_base_url),
-            templates: Templates::new(config.templates_dir.clone()),
-            config,
+            // `[stripe] api_base_url` applies at start only (see config::live).
+            stripe: StripeClient::new(&live.get().stripe.api_base_url),
+            live,
             store,
             chats,
         }
@@ -103,27 +102,35 @@ impl Actions {
         native_confirm: bool,
         early: &mut Early,
     ) -> Result<ClickOutcome, StoreError> {
+        // The config in use for this press: a reload applies to the next one.
+        let snapshot = self.live.snapshot();
         let press = Press::parse(data);
         click.token = press.token().to_owned();
         if let Press::Cancel(token) = press {
             early.send(None);
-            self.cancel(token).await?;
+            self.cancel(snapshot, token).await?;
             return Ok(ClickOutcome::Cancelled);
         }
         if let Press::Pick(index, _) = press {
             click.pick = Some(index);
         }
-        let checked = match self.check(&click).await? {
+        let checked = match self.check(snapshot, &click).await? {
             Ok(checked) => checked,
             Err(notice) => return Ok(early.send(Some(notice)).unwrap_or(ClickOutcome::Failed)),
         };
         early.send(None);
         if let Press::Button(_) = press {
-            if self.is_picker(&checked.live) {
+            if is_picker(&checked) {
                 self.update_card(&checked, CardState::Picking).await;
                 return Ok(ClickOutcome::Asked);
             }
-            if !native_confirm && self.config.interactions.policy(checked.kind).confirm {
+            let confirm = checked
+                .snapshot
+                .config
+                .interactions
+                .policy(checked.kind)
+                .confirm;
+            if !native_confirm && confirm {
                 self.update_card(&checked, CardState::Confirming).await;
                 return Ok(ClickOutcome::Asked);
             }
@@ -134,7 +141,7 @@ impl Actions {
     /// Approvals, the claim of the token, the action, the audit, the card.
     async fn act(&self, click: &Click, checked: Checked) -> Result<ClickOutcome, StoreError> {
         let kind = checked.kind;
-        let policy = self.config.interactions.policy(kind);
+        let policy = checked.snapshot.config.interactions.policy(kind);
         if policy.approvals > 1
             && above_threshold(&checked.view, policy.approval_threshold.as_ref())
         {
@@ -187,7 +194,7 @@ impl Actions {
             ));
         }
         let context = kinds::ActionContext {
-            config: &self.config,
+            config: &checked.snapshot.config,
             stripe: &self.stripe,
             token: &checked.live,
             stored: &checked.stored,
@@ -209,16 +216,8 @@ impl Actions {
         Ok(ClickOutcome::Done(outcome.line))
     }
 
-    /// Whether a token's button is an "Assign…" picker (an `assign` button
-    /// whose label ends in `…`, with `[interactions] assignees` configured).
-    fn is_picker(&self, token: &ActionToken) -> bool {
-        !self.config.interactions.assignees.is_empty()
-            && token.token.action == ActionKind::Assign.name()
-            && (token.token.label.ends_with('…') || token.token.label.ends_with("..."))
-    }
-
     /// Cancel of a two-step confirmation: the card gets its buttons back.
-    async fn cancel(&self, token: &str) -> Result<(), StoreError> {
+    async fn cancel(&self, snapshot: Arc<Snapshot>, token: &str) -> Result<(), StoreError> {
         let Some(live) = self.store.token(token).await? else {
             return Ok(());
         };
@@ -228,6 +227,7 @@ impl Actions {
         if let Ok(view) = stored.view() {
             let kind = ActionKind::parse(&live.token.action).unwrap_or(ActionKind::Acknowledge);
             let checked = Checked {
+                snapshot,
                 kind,
                 live,
                 stored,
@@ -237,6 +237,15 @@ impl Actions {
         }
         Ok(())
     }
+}
+
+/// Whether a token's button is an "Assign…" picker (an `assign` button
+/// whose label ends in `…`, with `[interactions] assignees` configured).
+fn is_picker(checked: &Checked) -> bool {
+    let token = &checked.live.token;
+    !checked.snapshot.config.interactions.assignees.is_empty()
+        && token.action == ActionKind::Assign.name()
+        && (token.label.ends_with('…') || token.label.ends_with("..."))
 }
 
 /// Whether an amount needs the approvals of a threshold.
@@ -278,7 +287,7 @@ impl ClickHandler for Actions {
     }
 
     async fn command(&self, command: ChatCommand) -> Option<String> {
-        match commands::answer(&self.config, self.store.as_ref(), &command).await {
+        match commands::answer(&self.live.get(), self.store.as_ref(), &command).await {
             Ok(answer) => answer,
             Err(error) => {
                 tracing::error!(error = %crate::telemetry::chain(&error), "chat command failed on a store error");

@@ -95,6 +95,9 @@ pub enum Command {
     Demo,
     /// Create or update the database schema, then exit.
     Migrate,
+    /// Ask the running service to re-read bot.toml and its template folders
+    /// (as SIGHUP does); prints what was applied, refused or needs a restart.
+    Reload,
     /// Print exactly the payload a platform would receive for an event, after redaction.
     Render {
         /// A Stripe event JSON file.
@@ -201,7 +204,7 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::CheckConfig => Ok(inspect::check_config(&cli.config)),
         Command::Serve => {
-            serve::serve(load(&cli.config)?).await?;
+            serve::serve(&cli.config).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::SendSample {
@@ -255,6 +258,7 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             cards::simulate(&load(&cli.config)?, &files, &account, json)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Reload => serve::reload(&cli.config).await,
         Command::Migrate => {
             let config = load(&cli.config)?;
             let store = crate::store::open(&config.storage.url, 1).await?;

@@ -4,13 +4,23 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use crate::config::{Config, DEFAULT_ACCOUNT};
+use std::path::Path;
+
+use crate::config::{Config, DEFAULT_ACCOUNT, Environment};
 use crate::stripe::{sample, signature};
 
-pub(super) async fn serve(config: Config) -> anyhow::Result<()> {
+pub(super) async fn serve(path: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    let config = crate::config::load_str(&text, &Environment::process()).map_err(|errors| {
+        crate::config::LoadError::Invalid {
+            path: path.to_owned(),
+            errors,
+        }
+    })?;
     let listen = config.server.listen;
     let accounts: Vec<String> = config.stripe.endpoints.keys().cloned().collect();
-    let state = crate::build_state(config)
+    let state = crate::build_state_from_file(config, path, &text, Environment::process())
         .await
         .context("cannot open the event store")?;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -95,4 +105,72 @@ fn default_url(config: &Config, account: &str) -> String {
     } else {
         format!("http://{address}/webhooks/stripe/{account}")
     }
+}
+
+/// `reload`: asks the running service (at `[server] listen`) to reload its
+/// config, and prints what it did. An invalid file is still sent for: the
+/// service reports (and counts) it the same way, and keeps running as it was.
+pub(super) async fn reload(path: &Path) -> anyhow::Result<ExitCode> {
+    let (listen, token) = match crate::config::load(path) {
+        Ok(config) => (config.server.listen, config.server.admin_token),
+        Err(crate::config::LoadError::Invalid { .. }) => where_to_reload(path),
+        Err(error) => return Err(error.into()),
+    };
+    let mut address = listen;
+    if address.ip().is_unspecified() {
+        address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let url = format!("http://{address}/-/reload");
+    let mut request = reqwest::Client::new().post(&url);
+    if let Some(token) = &token {
+        request = request.bearer_auth(token.expose());
+    }
+    let response = request
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the service at {url}; is it running?"))?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    let Ok(report) = serde_json::from_str::<serde_json::Value>(&text) else {
+        bail!("{url} answered {status}: {}", text.trim());
+    };
+    println!(
+        "{}: config {}",
+        url,
+        report["result"].as_str().unwrap_or("?")
+    );
+    for error in report["errors"].as_array().into_iter().flatten() {
+        println!("  error: {}", error.as_str().unwrap_or_default());
+    }
+    for setting in report["needs_restart"].as_array().into_iter().flatten() {
+        println!("  {}", setting.as_str().unwrap_or_default());
+    }
+    println!(
+        "  in use: {} (generation {})",
+        report["hash"].as_str().unwrap_or("?"),
+        report["generation"]
+    );
+    Ok(if status.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `[server] listen` and an inline `admin_token` read from a file that does
+/// not validate as a whole (defaults where they cannot be read).
+fn where_to_reload(path: &Path) -> (std::net::SocketAddr, Option<crate::config::Secret>) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let document = text.parse::<toml_edit::ImDocument<String>>().ok();
+    let server = document.as_ref().and_then(|d| d.get("server"));
+    let listen = server
+        .and_then(|s| s.get("listen"))
+        .and_then(|l| l.as_str())
+        .and_then(|l| l.parse().ok())
+        .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let token = server
+        .and_then(|s| s.get("admin_token"))
+        .and_then(|t| t.as_str())
+        .map(crate::config::Secret::new);
+    (listen, token)
 }

@@ -191,7 +191,7 @@ impl Rates {
 }
 
 /// Validated `[delivery]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryConfig {
     /// Waits between tries.
     pub retry_schedule: Vec<Duration>,

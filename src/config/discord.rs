@@ -42,7 +42,7 @@ pub struct DiscordFile {
 }
 
 /// Validated `[discord]`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct DiscordConfig {
     /// Bot token.
     pub bot_token: Option<Secret>,

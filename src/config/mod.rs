@@ -16,6 +16,7 @@
 pub mod actions;
 pub mod delivery;
 pub mod discord;
+pub mod live;
 pub mod locate;
 pub mod receivers;
 pub mod routes;
@@ -43,6 +44,7 @@ pub use crate::secret::Secret;
 pub use actions::{ActionKind, ActionPolicy, Clicker, InteractionsConfig, Role};
 pub use delivery::{DeliveryConfig, Rate, Rates};
 pub use discord::{DiscordConfig, DiscordTarget};
+pub use live::{LiveConfig, ReloadReport, Reloader, Snapshot};
 pub use locate::{KeyPath, SourceMap};
 pub use receivers::{ConsoleTarget, Destination, Receiver, ReceiverFile, WebhookTarget};
 pub use routes::{RouteFile, RoutingFile};
@@ -235,7 +237,7 @@ pub struct ServerConfig {
 }
 
 /// Validated `[storage]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StorageConfig {
     /// `sqlite://…` or `postgres://…`.
     pub url: String,

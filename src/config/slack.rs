@@ -51,7 +51,7 @@ pub struct SlackFile {
 }
 
 /// Validated `[slack]`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SlackConfig {
     /// Bot token.
     pub bot_token: Option<Secret>,

@@ -52,7 +52,7 @@ pub struct TopicFile {
 }
 
 /// Validated `[telegram]`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TelegramConfig {
     /// Bot token.
     pub bot_token: Option<Secret>,

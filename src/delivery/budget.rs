@@ -77,6 +77,11 @@ impl Budgets {
         }
     }
 
+    /// The `[delivery]` these budgets were made from.
+    pub fn config(&self) -> &DeliveryConfig {
+        &self.config
+    }
+
     fn shared(&self, key: String, rate: Rate, burst: u32) -> Arc<DefaultDirectRateLimiter> {
         let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
         shared

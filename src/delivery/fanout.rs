@@ -23,6 +23,7 @@ impl Deliverer {
         delivery_id: i64,
         message: &Outbound<'_>,
     ) -> Result<Option<Result<MessageRef, SendError>>, StoreError> {
+        let budgets = self.budgets(&self.live.snapshot());
         let subscribers = self.store.subscribers(topic).await?;
         if subscribers.is_empty() {
             return Ok(None);
@@ -35,7 +36,7 @@ impl Deliverer {
                 message_thread_id: target.message_thread_id,
                 subscribers: None,
             });
-            if let Some(budget) = self.budgets.for_destination(&destination) {
+            if let Some(budget) = budgets.for_destination(&destination) {
                 budget.acquire().await;
             }
             match chat.post(&destination, message).await {

@@ -35,9 +35,9 @@ use tokio::sync::{Notify, watch};
 pub use budget::{Budget, Budgets};
 
 use crate::chat::Chats;
-use crate::config::{Config, Receiver};
+use crate::config::{LiveConfig, Receiver, Snapshot};
 use crate::event::EventView;
-use crate::render::{Card, Templates};
+use crate::render::Card;
 use crate::store::{OutboxKey, Store, StoreError, now_ms};
 use crate::telemetry::Metrics;
 
@@ -61,12 +61,13 @@ pub trait Buttons: Send + Sync {
 
 /// The outbox worker of one process.
 pub struct Deliverer {
-    config: Arc<Config>,
+    live: Arc<LiveConfig>,
     store: Arc<dyn Store>,
     chats: Arc<Chats>,
     buttons: Arc<dyn Buttons>,
-    budgets: Budgets,
-    templates: Templates,
+    /// Rebuilt when a reload changes `[delivery]`; kept otherwise, so that a
+    /// reload does not reset anyone's pace.
+    budgets: Mutex<Arc<Budgets>>,
     metrics: Arc<Metrics>,
     owner: String,
     /// Receivers whose queue a task of this process is sending.
@@ -78,7 +79,7 @@ pub struct Deliverer {
 impl Deliverer {
     /// A worker with a fresh owner id for its leases.
     pub fn new(
-        config: Arc<Config>,
+        live: Arc<LiveConfig>,
         store: Arc<dyn Store>,
         chats: Arc<Chats>,
         buttons: Arc<dyn Buttons>,
@@ -89,10 +90,10 @@ impl Deliverer {
             std::process::id(),
             rand::thread_rng().r#gen::<u32>()
         );
+        let budgets = Budgets::new(live.get().delivery.clone());
         Self {
-            budgets: Budgets::new(config.delivery.clone()),
-            templates: Templates::new(config.templates_dir.clone()),
-            config,
+            budgets: Mutex::new(Arc::new(budgets)),
+            live,
             store,
             chats,
             buttons,
@@ -130,17 +131,18 @@ impl Deliverer {
         stop: &watch::Receiver<bool>,
     ) -> Result<(), StoreError> {
         let now = now_ms();
+        let config = self.live.get();
         for receiver in self.store.due_receivers(now).await? {
             if self.lock_running().contains(&receiver) {
                 continue;
             }
-            if !self.config.receivers.contains_key(&receiver) {
+            if !config.receivers.contains_key(&receiver) {
                 if self.lock_unknown().insert(receiver.clone()) {
                     tracing::warn!(receiver = %receiver, "delivery: receiver is no longer in bot.toml; its deliveries wait until it is back (or replay their events)");
                 }
                 continue;
             }
-            let until = now + self.config.delivery.lease.as_millis() as i64;
+            let until = now + config.delivery.lease.as_millis() as i64;
             if !self
                 .store
                 .lease_receiver(&receiver, &self.owner, now, until)
@@ -179,8 +181,8 @@ impl Deliverer {
 
     /// Renews a lease every third of its length; sets `lost` if another process took it.
     async fn renew(self: Arc<Self>, receiver: String, lost: Arc<AtomicBool>) {
-        let lease = self.config.delivery.lease;
         loop {
+            let lease = self.live.get().delivery.lease;
             tokio::time::sleep(lease / 3).await;
             let now = now_ms();
             match self
@@ -208,15 +210,19 @@ impl Deliverer {
         lost: &AtomicBool,
         mut stop: watch::Receiver<bool>,
     ) -> Result<(), StoreError> {
-        let Some(receiver) = self.config.receivers.get(receiver_name) else {
-            return Ok(());
-        };
-        let budget = self.budgets.for_destination(&receiver.destination);
-        let lease = self.config.delivery.lease;
         loop {
             if *stop.borrow() || lost.load(Ordering::Relaxed) {
                 return Ok(());
             }
+            // The config in use for this message: a reload applies to the next one.
+            let snapshot = self.live.snapshot();
+            let Some(receiver) = snapshot.config.receivers.get(receiver_name) else {
+                return Ok(());
+            };
+            let budget = self
+                .budgets(&snapshot)
+                .for_destination(&receiver.destination);
+            let lease = snapshot.config.delivery.lease;
             let Some(item) = self.store.next_in_queue(receiver_name).await? else {
                 return Ok(());
             };
@@ -236,7 +242,7 @@ impl Deliverer {
                 (&budget, item.key, &item.reply_to)
             {
                 let backlog = self.store.backlog(receiver_name).await?;
-                let capacity = budget.capacity_within(self.config.delivery.fold_after);
+                let capacity = budget.capacity_within(snapshot.config.delivery.fold_after);
                 if backlog > capacity
                     && let Some((digest_id, folded)) =
                         self.store.fold(receiver_name, now_ms()).await?
@@ -253,8 +259,18 @@ impl Deliverer {
                     _ = stop.changed() => return Ok(()),
                 }
             }
-            self.send(receiver, budget.as_ref(), item).await?;
+            self.send(&snapshot, receiver, budget.as_ref(), item)
+                .await?;
         }
+    }
+
+    /// The budgets of a snapshot's `[delivery]`, rebuilt only when it changed.
+    fn budgets(&self, snapshot: &Snapshot) -> Arc<Budgets> {
+        let mut budgets = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
+        if budgets.config() != &snapshot.config.delivery {
+            *budgets = Arc::new(Budgets::new(snapshot.config.delivery.clone()));
+        }
+        budgets.clone()
     }
 }
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::chat::{Chat, MessageRef, Outbound, SendError};
-use crate::config::{Destination, Receiver};
+use crate::config::{Destination, Receiver, Snapshot};
 use crate::render::Card;
 use crate::render::digest::{self, Followup};
 use crate::store::{OutboxItem, OutboxKey, StoreError, now_ms};
@@ -16,6 +16,7 @@ impl Deliverer {
     /// Sends one message and records what happened.
     pub(super) async fn send(
         &self,
+        snapshot: &Snapshot,
         receiver: &Receiver,
         budget: Option<&Budget>,
         item: OutboxItem,
@@ -28,7 +29,9 @@ impl Deliverer {
                 .await?;
             return Ok(());
         };
-        let Some((card, idempotency_key)) = self.card(receiver, budget, &chat, &item).await? else {
+        let Some((card, idempotency_key)) =
+            self.card(snapshot, receiver, budget, &chat, &item).await?
+        else {
             return Ok(());
         };
         let message = Outbound {
@@ -62,13 +65,15 @@ impl Deliverer {
             }
             _ => chat.post(&receiver.destination, &message).await,
         };
-        self.record(receiver, &item, outcome, chat.threads()).await
+        self.record(snapshot, receiver, &item, outcome, chat.threads())
+            .await
     }
 
     /// The card of a queue item and its idempotency key; `None` when there
     /// is nothing to send (the item is then recorded as a dead letter).
     async fn card(
         &self,
+        snapshot: &Snapshot,
         receiver: &Receiver,
         budget: Option<&Budget>,
         chat: &Arc<dyn Chat>,
@@ -94,7 +99,7 @@ impl Deliverer {
                     *id,
                     &views,
                     &receiver.redaction,
-                    self.config.delivery.digest_top_items,
+                    snapshot.config.delivery.digest_top_items,
                     &pace,
                     followup,
                 );
@@ -104,8 +109,9 @@ impl Deliverer {
             (OutboxKey::Delivery(delivery_id), Some(stored)) => {
                 // The event is parsed once here; its card and its buttons share the view.
                 let rendered = stored.view().map_err(|e| e.to_string()).and_then(|view| {
-                    self.config
-                        .card_for(&self.templates, &view, Some(receiver))
+                    snapshot
+                        .config
+                        .card_for(&snapshot.templates, &view, Some(receiver))
                         .map(|card| (card, view))
                         .map_err(|e| e.to_string())
                 });
@@ -136,6 +142,7 @@ impl Deliverer {
     /// a 429 waited out, a retry with backoff, or a dead letter.
     async fn record(
         &self,
+        snapshot: &Snapshot,
         receiver: &Receiver,
         item: &OutboxItem,
         outcome: Result<MessageRef, SendError>,
@@ -168,7 +175,8 @@ impl Deliverer {
                 tracing::warn!(receiver = %receiver.name, retry_after_ms = retry_after.as_millis() as u64, "delivery: rate limited by the platform");
             }
             Err(SendError::Transient(error)) => {
-                let gave_up = now - first >= self.config.delivery.give_up_after.as_millis() as i64;
+                let delivery = &snapshot.config.delivery;
+                let gave_up = now - first >= delivery.give_up_after.as_millis() as i64;
                 if gave_up {
                     self.store
                         .mark_final(item.key, "dead", attempts, &error)
@@ -176,7 +184,7 @@ impl Deliverer {
                     self.metrics.delivery(kind, "dead", 1);
                     tracing::error!(receiver = %receiver.name, attempts, error = %error, "delivery: dead letter after the last try");
                 } else {
-                    let wait = backoff(&self.config.delivery.retry_schedule, attempts);
+                    let wait = backoff(&delivery.retry_schedule, attempts);
                     self.store
                         .mark_retry(
                             item.key,

@@ -26,7 +26,8 @@ pub async fn slack(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, String) {
-    let Some(secret) = state.config.slack.signing_secret.as_ref() else {
+    let config = state.config();
+    let Some(secret) = config.slack.signing_secret.as_ref() else {
         return (
             StatusCode::NOT_FOUND,
             "Slack interactivity is not configured: set [slack] signing_secret\n".to_owned(),
@@ -72,7 +73,7 @@ pub async fn slack(
 /// answered `PONG`, a press checked and answered within Discord's 3 seconds.
 pub async fn discord(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(verifier) = state
-        .config
+        .config()
         .discord
         .public_key
         .as_ref()
@@ -114,7 +115,7 @@ pub async fn discord(State(state): State<AppState>, headers: HeaderMap, body: By
         )
             .into_response();
     };
-    Json(discord::inbound::component(handler, &state.config.discord, &interaction).await)
+    Json(discord::inbound::component(handler, &state.config().discord, &interaction).await)
         .into_response()
 }
 
@@ -125,7 +126,8 @@ pub async fn telegram(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, &'static str) {
-    let Some(secret) = state.config.telegram.webhook_secret_token.as_ref() else {
+    let config = state.config();
+    let Some(secret) = config.telegram.webhook_secret_token.as_ref() else {
         return (
             StatusCode::NOT_FOUND,
             "Telegram webhook is not configured: set [telegram] webhook_secret_token\n",
@@ -146,7 +148,7 @@ pub async fn telegram(
     };
     let (Some(handler), Some(bot)) = (
         state.clicks.clone(),
-        telegram::inbound::bot(&state.config.telegram),
+        telegram::inbound::bot(&config.telegram),
     ) else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,

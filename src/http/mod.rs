@@ -5,6 +5,7 @@
 //! a listener the caller bound (port 0 in tests) until the caller's shutdown
 //! future resolves, then stops accepting and lets in-flight requests finish.
 
+pub mod admin;
 pub mod health;
 pub mod interactions;
 pub mod metrics;
@@ -19,15 +20,17 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
 use crate::chat::ClickHandler;
-use crate::config::Config;
+use crate::config::{Config, LiveConfig, Reloader};
 use crate::store::Store;
 use crate::telemetry::Metrics;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    /// The validated configuration.
-    pub config: Arc<Config>,
+    /// The configuration in use (swapped whole by a reload).
+    pub live: Arc<LiveConfig>,
+    /// Reloads `bot.toml`; `None` when the service was not started from a file.
+    pub reloader: Option<Arc<Reloader>>,
     /// The event store.
     pub store: Arc<dyn Store>,
     /// Counters and histograms.
@@ -42,9 +45,10 @@ pub struct AppState {
 
 impl AppState {
     /// Bundles the parts.
-    pub fn new(config: Arc<Config>, store: Arc<dyn Store>) -> Self {
+    pub fn new(live: Arc<LiveConfig>, store: Arc<dyn Store>) -> Self {
         Self {
-            config,
+            live,
+            reloader: None,
             store,
             metrics: Arc::new(Metrics::default()),
             pipeline_wake: Arc::new(tokio::sync::Notify::new()),
@@ -52,12 +56,17 @@ impl AppState {
             clicks: None,
         }
     }
+
+    /// The config in use now.
+    pub fn config(&self) -> Arc<Config> {
+        self.live.get()
+    }
 }
 
 /// The application's routes.
 pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
-    let body_timeout = state.config.server.request_body_timeout;
+    let body_timeout = state.config().server.request_body_timeout;
     Router::new()
         .route("/webhooks/stripe", post(webhook::default_account))
         .route("/interactions/slack", post(interactions::slack))
@@ -67,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
+        .route("/-/reload", post(admin::reload))
         .layer(axum::middleware::from_fn(move |request, next| {
             serve::body_deadline(body_timeout, request, next)
         }))
@@ -84,7 +94,8 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let server = &state.config.server;
+    let config = state.config();
+    let server = &config.server;
     let limits = serve::Limits {
         request_head_timeout: server.request_head_timeout,
         keep_alive_timeout: server.keep_alive_timeout,

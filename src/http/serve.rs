@@ -79,7 +79,7 @@ pub async fn serve(
                 }
             }
         };
-        let (stream, _) = tokio::select! {
+        let (stream, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
@@ -95,7 +95,7 @@ pub async fn serve(
         let router = router.clone();
         let (pressure, stopping) = (pressure.clone(), stopping.clone());
         connections.spawn(async move {
-            serve_connection(stream, router, limits, pressure, stopping).await;
+            serve_connection(stream, remote, router, limits, pressure, stopping).await;
             drop(permit);
         });
         // Reap finished connection tasks as we go.
@@ -110,6 +110,7 @@ pub async fn serve(
 /// One connection: served until the client closes it, a limit closes it, or shutdown.
 async fn serve_connection(
     stream: TcpStream,
+    remote: std::net::SocketAddr,
     router: Router,
     limits: Limits,
     pressure: Arc<Notify>,
@@ -127,7 +128,12 @@ async fn serve_connection(
             let in_flight = in_flight.clone();
             in_flight.requests.fetch_add(1, Ordering::Relaxed);
             async move {
-                let response = router.oneshot(request.map(Body::new)).await;
+                let mut request = request.map(Body::new);
+                // The peer address, for handlers that check it (`POST /-/reload`).
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(remote));
+                let response = router.oneshot(request).await;
                 in_flight.requests.fetch_sub(1, Ordering::Relaxed);
                 in_flight.touch();
                 response

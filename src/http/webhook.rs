@@ -92,7 +92,7 @@ pub async fn named_account(
 async fn receive(state: AppState, account: String, headers: HeaderMap, body: Body) -> Response {
     let outcome = ingest(&state, &account, &headers, body).await;
     // Only configured names become metric labels.
-    let label = if state.config.endpoint(&account).is_some() {
+    let label = if state.config().endpoint(&account).is_some() {
         account.as_str()
     } else {
         "unknown"
@@ -140,11 +140,11 @@ async fn ingest(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(envelope::StripeEvent, Inserted), WebhookError> {
-    let endpoint = state
-        .config
+    let config = state.config();
+    let endpoint = config
         .endpoint(account)
         .ok_or_else(|| WebhookError::UnknownAccount(account.chars().take(64).collect()))?;
-    let limit = state.config.server.max_body_bytes;
+    let limit = config.server.max_body_bytes;
     let body = read_limited(headers, body, limit).await?;
     let now = crate::store::now_ms();
     verify(endpoint, headers, &body, now / 1000)?;

@@ -128,6 +128,7 @@ fn environment(folders: Vec<PathBuf>) -> Environment<'static> {
 }
 
 /// The templates of every receiver, each environment built once.
+#[derive(Debug)]
 pub struct Templates {
     global: Option<PathBuf>,
     environments: Mutex<HashMap<Option<PathBuf>, Arc<Environment<'static>>>>,
@@ -140,6 +141,12 @@ impl Templates {
             global,
             environments: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Compiles one template as a receiver with folder `receiver` would
+    /// load it, without rendering it: a syntax error shows before any card needs it.
+    pub fn compile(&self, receiver: Option<&Path>, name: &str) -> Result<(), minijinja::Error> {
+        self.environment(receiver).get_template(name).map(|_| ())
     }
 
     fn environment(&self, receiver: Option<&Path>) -> Arc<Environment<'static>> {

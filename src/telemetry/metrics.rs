@@ -10,6 +10,7 @@ use std::time::Duration;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -63,6 +64,9 @@ pub struct Metrics {
     rejections: Family<Labels, Counter>,
     signature_failures: Family<Labels, Counter>,
     deliveries: Family<Labels, Counter>,
+    config_reloads: Family<Labels, Counter>,
+    config_hash: Family<Labels, Gauge>,
+    config_loaded: Gauge,
     request_duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
 }
 
@@ -98,6 +102,24 @@ impl Default for Metrics {
             "Outbox outcomes, by platform and outcome (sent, digest, folded, retry, rate_limited, dead)",
             deliveries.clone(),
         );
+        let config_reloads = Family::<Labels, Counter>::default();
+        registry.register(
+            "config_reload",
+            "Reloads of bot.toml (SIGHUP, POST /-/reload, stripe-chatops reload), by result (applied, unchanged, invalid)",
+            config_reloads.clone(),
+        );
+        let config_hash = Family::<Labels, Gauge>::default();
+        registry.register(
+            "config_info",
+            "The config in use: 1 for the hash of its bot.toml and templates",
+            config_hash.clone(),
+        );
+        let config_loaded = Gauge::default();
+        registry.register(
+            "config_loaded_timestamp_seconds",
+            "When the config in use was loaded, Unix seconds",
+            config_loaded.clone(),
+        );
         let request_duration =
             Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
                 latency_histogram,
@@ -113,6 +135,9 @@ impl Default for Metrics {
             rejections,
             signature_failures,
             deliveries,
+            config_reloads,
+            config_hash,
+            config_loaded,
             request_duration,
         }
     }
@@ -153,6 +178,22 @@ impl Metrics {
                 ("outcome", outcome.to_owned()),
             ])
             .inc_by(n);
+    }
+
+    /// Counts a reload of `bot.toml` by its result.
+    pub fn config_reload(&self, result: &'static str) {
+        self.config_reloads
+            .get_or_create(&vec![("result", result.to_owned())])
+            .inc();
+    }
+
+    /// Records the config in use: its hash (the only one set to 1) and load time.
+    pub fn config_loaded(&self, hash: &str, loaded_at_ms: i64) {
+        self.config_hash.clear();
+        self.config_hash
+            .get_or_create(&vec![("hash", hash.to_owned())])
+            .set(1);
+        self.config_loaded.set(loaded_at_ms / 1000);
     }
 
     /// Times one HTTP request under its route template.

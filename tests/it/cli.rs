@@ -632,3 +632,75 @@ async fn dead_letters_are_listed_and_replayed_and_events_replay() {
     assert!(stderr.contains("no event \"evt_unknown\""), "{stderr}");
     drop(server);
 }
+
+/// SIGHUP reloads the config and never stops the process; `stripe-chatops
+/// reload` applies a valid change (a new account answers at once) and
+/// refuses an invalid one with its key path, keeping the running config.
+#[tokio::test]
+async fn sighup_and_the_reload_command_reload_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("sqlite://{}", dir.path().join("data/events.db").display());
+    let text = config_text(&url, "").replacen("127.0.0.1:0", &format!("127.0.0.1:{port}"), 1);
+    let config = dir.path().join("bot.toml");
+    std::fs::write(&config, &text).unwrap();
+    let mut server = Server::start(&config);
+
+    let status = Command::new("kill")
+        .args(["-HUP", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    eventually(10, "the SIGHUP reload logged", || async {
+        server
+            .logs()
+            .contains("SIGHUP: config reload")
+            .then_some(())
+    })
+    .await;
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "SIGHUP must not stop the process"
+    );
+    assert!(
+        server.logs().contains(r#""result":"unchanged""#),
+        "{}",
+        server.logs()
+    );
+
+    // A valid change: a new account, answering at once.
+    let us = format!("http://127.0.0.1:{port}/webhooks/stripe/us");
+    let client = reqwest::Client::new();
+    let before = client.post(&us).body("{}").send().await.unwrap();
+    assert_eq!(before.status().as_u16(), 404);
+    let added =
+        format!("{text}\n[stripe.accounts.us]\nwebhook_secrets = [\"whsec_us_0123456789\"]\n");
+    std::fs::write(&config, &added).unwrap();
+    let (code, out, err) = run(&["reload"], &config);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("config applied"), "{out}");
+    let after = client.post(&us).body("{}").send().await.unwrap();
+    assert_eq!(
+        after.status().as_u16(),
+        400,
+        "the new account verifies signatures now"
+    );
+
+    // An invalid change: refused with its key path; the running config stays.
+    std::fs::write(
+        &config,
+        added.replacen("[server]", "[server]\nlisen = 1", 1),
+    )
+    .unwrap();
+    let (code, out, _) = run(&["reload"], &config);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("config invalid"), "{out}");
+    assert!(out.contains("server.lisen (line"), "{out}");
+    let still = client.post(&us).body("{}").send().await.unwrap();
+    assert_eq!(still.status().as_u16(), 400, "the running config stays");
+    assert!(server.child.try_wait().unwrap().is_none());
+}

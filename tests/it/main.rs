@@ -14,5 +14,6 @@ mod interactions;
 mod parsers_prop;
 mod peers;
 mod pipeline;
+mod reload;
 mod signature_vectors;
 mod store_suite;

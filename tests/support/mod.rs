@@ -267,6 +267,21 @@ pub async fn start_app_with_config(database: TestDatabase, text: &str) -> TestAp
     let state = stripe_chatops::build_state(config)
         .await
         .expect("open store");
+    start_app_with_state(database, state).await
+}
+
+/// Starts the app from a config file that it can reload (`POST /-/reload`).
+pub async fn start_app_from_file(database: TestDatabase, path: &std::path::Path) -> TestApp {
+    init_logs();
+    let text = std::fs::read_to_string(path).expect("config file");
+    let config = load_str(&text, &Environment::fixed([])).expect("test config is valid");
+    let state = stripe_chatops::build_state_from_file(config, path, &text, Environment::fixed([]))
+        .await
+        .expect("open store");
+    start_app_with_state(database, state).await
+}
+
+async fn start_app_with_state(database: TestDatabase, state: stripe_chatops::AppState) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind port 0");
@@ -274,7 +289,7 @@ pub async fn start_app_with_config(database: TestDatabase, text: &str) -> TestAp
     let (shutdown, stop) = oneshot::channel::<()>();
     let console = Arc::new(Mutex::new(Vec::new()));
     let chats = stripe_chatops::chat::Chats::from_config(
-        &state.config,
+        &state.config(),
         stripe_chatops::chat::console::Console::new(Arc::new(Mutex::new(Box::new(SharedBuffer(
             console.clone(),
         ))))),
