@@ -3,8 +3,15 @@
 //!
 //! ```text
 //! cargo build --release --bin stripe-chatops --example loadgen
-//! target/release/examples/loadgen --duration 10 --concurrency 64
+//! target/release/examples/loadgen --duration 10 --concurrency 64 \
+//!     [--event-bytes 4096] [--receiver none|console|slack] [--postgres-url URL]
 //! ```
+//!
+//! `--receiver` picks what the service delivers while it ingests: `console`
+//! is the default config (no `[route]`: every card to standard output, here
+//! discarded), `slack` one Slack channel on a fake Slack this program starts
+//! (the tests' fake, with Slack's limits, so a burst folds into digests), and
+//! `none` ingest alone (`serve --ingest-only`).
 //!
 //! It starts (1) an axum hello-world and (2) `target/release/stripe-chatops
 //! serve` on a fresh SQLite store (or `--postgres-url`), each as its own
@@ -15,6 +22,8 @@
 //! store holds exactly the events that were acknowledged.
 
 mod common;
+#[path = "../tests/support/fakes.rs"]
+mod fakes;
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -27,10 +36,23 @@ use stripe_chatops::stripe::{sample, signature};
 
 const SECRET: &str = "whsec_loadgen_secret_0123456789";
 
+/// What the service delivers while it ingests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Receiver {
+    /// `serve --ingest-only`: nothing.
+    None,
+    /// The default config: every card to standard output.
+    Console,
+    /// One channel on a fake Slack.
+    Slack,
+}
+
 struct Options {
     duration: Duration,
     concurrency: usize,
     postgres_url: Option<String>,
+    event_bytes: usize,
+    receiver: Receiver,
 }
 
 fn options() -> Options {
@@ -38,6 +60,8 @@ fn options() -> Options {
         duration: Duration::from_secs(10),
         concurrency: 64,
         postgres_url: None,
+        event_bytes: 4096,
+        receiver: Receiver::Console,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -49,8 +73,17 @@ fn options() -> Options {
             }
             "--concurrency" => options.concurrency = value.parse().expect("--concurrency N"),
             "--postgres-url" => options.postgres_url = Some(value),
+            "--event-bytes" => options.event_bytes = value.parse().expect("--event-bytes N"),
+            "--receiver" => {
+                options.receiver = match value.as_str() {
+                    "none" => Receiver::None,
+                    "console" => Receiver::Console,
+                    "slack" => Receiver::Slack,
+                    other => panic!("--receiver none|console|slack, not {other:?}"),
+                }
+            }
             other => panic!(
-                "unknown argument {other}; use --duration S --concurrency N [--postgres-url URL]"
+                "unknown argument {other}; use --duration S --concurrency N [--event-bytes N] [--receiver none|console|slack] [--postgres-url URL]"
             ),
         }
         i += 2;
@@ -234,10 +267,17 @@ async fn run(options: Options) {
         .build()
         .unwrap();
 
-    // Each request is a distinct, freshly signed event, as Stripe would send.
-    let template =
+    // Each request is a distinct, freshly signed event, as Stripe would send,
+    // padded to `--event-bytes` (Stripe's invoice events with lines are 4–8 KB).
+    let mut template =
         sample::sample_event("invoice.payment_failed", chrono::Utc::now().timestamp()).unwrap();
+    let size = serde_json::to_string(&template).unwrap().len();
+    if options.event_bytes > size + 20 {
+        template["data"]["object"]["description"] =
+            "x".repeat(options.event_bytes - size - 20).into();
+    }
     let template = serde_json::to_string(&template).unwrap();
+    let event_bytes = template.len();
     let template_id = serde_json::from_str::<serde_json::Value>(&template).unwrap()["id"]
         .as_str()
         .unwrap()
@@ -294,15 +334,31 @@ async fn run(options: Options) {
     };
     let port = free_port();
     let config = dir.path().join("bot.toml");
+    let slack = match options.receiver {
+        Receiver::Slack => Some(fakes::slack().await),
+        _ => None,
+    };
+    let receiver = match &slack {
+        Some(slack) => format!(
+            "[slack]\nbot_token = \"{}\"\napi_base_url = \"{}/api\"\n[[receivers]]\nname = \"finance\"\nslack = {{ channel = \"C0LOAD\" }}\n[route]\nreceiver = \"finance\"\n",
+            fakes::SLACK_TOKEN,
+            slack.base_url()
+        ),
+        None => String::new(),
+    };
     std::fs::write(
         &config,
-        format!("[server]\nlisten = \"127.0.0.1:{port}\"\n[storage]\nurl = \"{storage}\"\nmax_connections = 8\n[stripe]\nwebhook_secrets = [\"{SECRET}\"]\n"),
+        format!("[server]\nlisten = \"127.0.0.1:{port}\"\n[storage]\nurl = \"{storage}\"\nmax_connections = 8\n[stripe]\nwebhook_secrets = [\"{SECRET}\"]\n{receiver}"),
     )
     .unwrap();
     let binary = service_binary("loadgen");
     let started = Instant::now();
+    let mut serve = vec!["serve", "--config"];
+    if options.receiver == Receiver::None {
+        serve = vec!["serve", "--ingest-only", "--config"];
+    }
     let child = Command::new(&binary)
-        .args(["serve", "--config"])
+        .args(&serve)
         .arg(&config)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -328,8 +384,12 @@ async fn run(options: Options) {
         make_body,
     )
     .await;
+    let ingest_cpu = cpu_time(service.child.id()) - service_cpu_before;
+    let load_cpu = cpu_time(std::process::id());
     // The pipeline routes behind ingest: how long until every acknowledged event is routed?
-    let routed_after = {
+    let routed_after = if options.receiver == Receiver::None {
+        None
+    } else {
         let store = stripe_chatops::store::open(&storage, 1).await.unwrap();
         let finished = Instant::now();
         loop {
@@ -361,10 +421,11 @@ async fn run(options: Options) {
     let binary_size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
 
     println!(
-        "## Ingest load ({} s, {} connections, {} store)",
+        "## Ingest load ({} s, {} connections, {} store, {event_bytes}-byte events, receiver {:?})",
         options.duration.as_secs(),
         options.concurrency,
-        backend
+        backend,
+        options.receiver
     );
     println!();
     let per_request =
@@ -385,8 +446,22 @@ async fn run(options: Options) {
         ours.percentile(0.5),
         ours.percentile(0.99),
         ours.failed,
-        per_request(service_cpu, &ours)
+        per_request(ingest_cpu, &ours)
     );
+    println!();
+    println!(
+        "- CPU µs per event: stripe-chatops {:.1} during the load, {:.1} until every event was routed; this load generator {:.1} over both runs",
+        per_request(ingest_cpu, &ours),
+        per_request(service_cpu, &ours),
+        load_cpu.as_secs_f64() * 1e6 / (ours.ok + baseline.ok).max(1) as f64
+    );
+    if let Some(slack) = &slack {
+        println!(
+            "- fake Slack: {} messages accepted, {} answered 429",
+            slack.state.received().len(),
+            slack.state.throttled.load(Ordering::Relaxed)
+        );
+    }
     println!();
     println!(
         "- throughput ratio to hello-world: **{:.2}×**",
@@ -417,6 +492,9 @@ async fn run(options: Options) {
             "- every acknowledged event routed to its deliveries {:.0} ms after the last acknowledgement",
             lag.as_secs_f64() * 1000.0
         ),
+        None if options.receiver == Receiver::None => {
+            println!("- ingest only: nothing routed or delivered")
+        }
         None => println!("- routing had NOT caught up 120 s after the last acknowledgement"),
     }
     println!(

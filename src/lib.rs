@@ -116,6 +116,15 @@ pub async fn run_with(
 ) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let reloads = tokio::spawn(reload_on_sighup(state.reloader.clone(), stopped.clone()));
+    if state.ingest_only {
+        tracing::info!(
+            "ingest only: events are stored; routing and delivery are left to other replicas"
+        );
+        let served = http::serve(listener, state, shutdown).await;
+        let _ = stop.send(true);
+        let _ = reloads.await;
+        return Ok(served?);
+    }
     let pipeline = tokio::spawn(pipeline::run(
         state.live.clone(),
         state.store.clone(),

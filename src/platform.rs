@@ -42,6 +42,12 @@ impl Platform {
         }
     }
 
+    /// Whether people can press a card's buttons here (and so whether its
+    /// buttons get action tokens): not on standard output or a generic webhook.
+    pub fn takes_clicks(self) -> bool {
+        matches!(self, Self::Slack | Self::Discord | Self::Telegram)
+    }
+
     /// The platform of a lower-case name.
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|p| p.name() == name)

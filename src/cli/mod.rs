@@ -42,8 +42,13 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the service: receive Stripe webhooks and store them.
-    Serve,
+    /// Run the service: receive Stripe webhooks, store, route and deliver them.
+    Serve {
+        /// Only receive and store events; route and deliver nothing (for
+        /// replicas that share a PostgreSQL store with replicas that deliver).
+        #[arg(long)]
+        ingest_only: bool,
+    },
     /// Validate the configuration; print every error with its key and line.
     CheckConfig,
     /// Build a realistic sample event, sign it like Stripe, POST it, print the status.
@@ -203,8 +208,8 @@ pub fn run() -> ExitCode {
 async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::CheckConfig => Ok(inspect::check_config(&cli.config)),
-        Command::Serve => {
-            serve::serve(&cli.config).await?;
+        Command::Serve { ingest_only } => {
+            serve::serve(&cli.config, ingest_only).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::SendSample {

@@ -9,7 +9,7 @@ use std::path::Path;
 use crate::config::{Config, DEFAULT_ACCOUNT, Environment};
 use crate::stripe::{sample, signature};
 
-pub(super) async fn serve(path: &Path) -> anyhow::Result<()> {
+pub(super) async fn serve(path: &Path, ingest_only: bool) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read config file {}", path.display()))?;
     let config = crate::config::load_str(&text, &Environment::process()).map_err(|errors| {
@@ -20,9 +20,10 @@ pub(super) async fn serve(path: &Path) -> anyhow::Result<()> {
     })?;
     let listen = config.server.listen;
     let accounts: Vec<String> = config.stripe.endpoints.keys().cloned().collect();
-    let state = crate::build_state_from_file(config, path, &text, Environment::process())
+    let mut state = crate::build_state_from_file(config, path, &text, Environment::process())
         .await
         .context("cannot open the event store")?;
+    state.ingest_only = ingest_only;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

@@ -107,16 +107,19 @@ impl Deliverer {
     /// Runs until `stop` turns true; `wake` is notified when new deliveries exist.
     pub async fn run(self: Arc<Self>, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
         let mut tasks = tokio::task::JoinSet::new();
+        // The first pass, and every tick, looks at the whole outbox; a wake
+        // only at the configured receivers that are not being sent already.
+        let mut full = true;
         loop {
-            if let Err(error) = self.start_due(&mut tasks, &stop).await {
+            if let Err(error) = self.start_due(&mut tasks, &stop, full).await {
                 tracing::error!(error = %crate::telemetry::chain(&error), "delivery: cannot read the outbox; retrying");
             }
-            tokio::select! {
-                () = wake.notified() => {}
-                () = tokio::time::sleep(TICK) => {}
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-                _ = stop.changed() => {}
-            }
+            full = tokio::select! {
+                () = wake.notified() => false,
+                () = tokio::time::sleep(TICK) => true,
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => false,
+                _ = stop.changed() => false,
+            };
             if *stop.borrow() {
                 break;
             }
@@ -125,14 +128,41 @@ impl Deliverer {
         while tasks.join_next().await.is_some() {}
     }
 
+    /// The receivers with something due: every one in the outbox (`full`),
+    /// or, on a wake, the configured ones not already being sent, each
+    /// checked along its own index (cheap under a backlog of any size).
+    async fn due(&self, now: i64, full: bool) -> Result<Vec<String>, StoreError> {
+        if full {
+            return self.store.due_receivers(now).await;
+        }
+        let names: Vec<String> = {
+            let running = self.lock_running();
+            self.live
+                .get()
+                .receivers
+                .keys()
+                .filter(|name| !running.contains(*name))
+                .cloned()
+                .collect()
+        };
+        let mut due = Vec::new();
+        for name in names {
+            if self.store.is_due(&name, now).await? {
+                due.push(name);
+            }
+        }
+        Ok(due)
+    }
+
     async fn start_due(
         self: &Arc<Self>,
         tasks: &mut tokio::task::JoinSet<()>,
         stop: &watch::Receiver<bool>,
+        full: bool,
     ) -> Result<(), StoreError> {
         let now = now_ms();
         let config = self.live.get();
-        for receiver in self.store.due_receivers(now).await? {
+        for receiver in self.due(now, full).await? {
             if self.lock_running().contains(&receiver) {
                 continue;
             }

@@ -7,10 +7,13 @@ use std::sync::Arc;
 use crate::chat::{Chat, MessageRef, Outbound, SendError};
 use crate::config::{Destination, Receiver, Snapshot};
 use crate::render::Card;
-use crate::render::digest::{self, Followup};
+use crate::render::digest::{Digest, Followup};
 use crate::store::{OutboxItem, OutboxKey, StoreError, now_ms};
 
 use super::{Budget, Deliverer, backoff, idempotency_key};
+
+/// Folded events read per query while a digest is summed up.
+const DIGEST_PAGE: u32 = 500;
 
 impl Deliverer {
     /// Sends one message and records what happened.
@@ -82,27 +85,31 @@ impl Deliverer {
         let kind = receiver.destination.platform().name();
         match (&item.key, &item.event) {
             (OutboxKey::Digest(id), _) => {
-                let views: Vec<_> = self
-                    .store
-                    .digest_events(*id)
-                    .await?
-                    .iter()
-                    .filter_map(|stored| stored.view().ok())
-                    .collect();
+                // Summed up page by page: a digest of any size in bounded memory.
+                let mut digest = Digest::new(
+                    &receiver.redaction,
+                    snapshot.config.delivery.digest_top_items,
+                );
+                let mut after = 0;
+                loop {
+                    let page = self.store.digest_events(*id, after, DIGEST_PAGE).await?;
+                    for (_, stored) in &page {
+                        if let Ok(view) = stored.view() {
+                            digest.add(&view);
+                        }
+                    }
+                    match page.last() {
+                        Some((last, _)) if page.len() == DIGEST_PAGE as usize => after = *last,
+                        _ => break,
+                    }
+                }
                 let followup = if chat.threads() {
                     Followup::Thread
                 } else {
                     Followup::Links
                 };
                 let pace = budget.map_or_else(String::new, Budget::describe);
-                let card = digest::card(
-                    *id,
-                    &views,
-                    &receiver.redaction,
-                    snapshot.config.delivery.digest_top_items,
-                    &pace,
-                    followup,
-                );
+                let card = digest.card(*id, &pace, followup);
                 let key = idempotency_key("g", &receiver.name, &id.to_string());
                 Ok(Some((card, key)))
             }
@@ -117,9 +124,12 @@ impl Deliverer {
                 });
                 match rendered {
                     Ok((mut card, view)) => {
-                        self.buttons
-                            .arm(&mut card, &view, receiver, *delivery_id, stored.seq)
-                            .await?;
+                        // Buttons nobody can press get no tokens (and cost no write).
+                        if receiver.destination.platform().takes_clicks() {
+                            self.buttons
+                                .arm(&mut card, &view, receiver, *delivery_id, stored.seq)
+                                .await?;
+                        }
                         let key = idempotency_key("d", &receiver.name, &stored.event.event_id);
                         Ok(Some((card, key)))
                     }

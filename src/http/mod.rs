@@ -31,6 +31,9 @@ pub struct AppState {
     pub live: Arc<LiveConfig>,
     /// Reloads `bot.toml`; `None` when the service was not started from a file.
     pub reloader: Option<Arc<Reloader>>,
+    /// `serve --ingest-only`: store events, route and deliver nothing (a
+    /// replica behind the load balancer; others deliver from the shared store).
+    pub ingest_only: bool,
     /// The event store.
     pub store: Arc<dyn Store>,
     /// Counters and histograms.
@@ -49,6 +52,7 @@ impl AppState {
         Self {
             live,
             reloader: None,
+            ingest_only: false,
             store,
             metrics: Arc::new(Metrics::default()),
             pipeline_wake: Arc::new(tokio::sync::Notify::new()),

@@ -1,5 +1,6 @@
 //! The digest card: what a folded backlog looks like in chat (pure; the
-//! delivery worker reads the folded events and picks the follow-up).
+//! delivery worker feeds it the folded events page by page, and picks the
+//! follow-up).
 //!
 //! It gives the count, the count per event type, the total per currency and
 //! the largest items (customer redacted by the receiver's policy, each
@@ -24,8 +25,163 @@ pub enum Followup {
     Links,
 }
 
-/// Builds the digest card of the folded events (their views), which a
-/// budget of `pace` could not deliver one by one within the folding horizon.
+/// One of the largest items, kept while the digest is summed up.
+#[derive(Debug, Clone)]
+struct Item {
+    size: i64,
+    link: Link,
+}
+
+/// The digest of a folded backlog, summed up one event at a time, so that
+/// a digest of any size needs memory for its totals and its largest items
+/// only, never for every event at once.
+#[derive(Debug)]
+pub struct Digest<'a> {
+    policy: &'a RedactionPolicy,
+    top_items: usize,
+    count: u64,
+    by_type: BTreeMap<String, u64>,
+    totals: BTreeMap<String, i64>,
+    severity: Severity,
+    largest: Vec<Item>,
+    created: Option<(i64, i64)>,
+    live: Option<bool>,
+}
+
+impl<'a> Digest<'a> {
+    /// An empty digest listing the `top_items` largest items, customers as `policy` allows.
+    pub fn new(policy: &'a RedactionPolicy, top_items: usize) -> Self {
+        Self {
+            policy,
+            top_items,
+            count: 0,
+            by_type: BTreeMap::new(),
+            totals: BTreeMap::new(),
+            severity: Severity::Info,
+            largest: Vec::new(),
+            created: None,
+            live: None,
+        }
+    }
+
+    /// Adds one folded event.
+    pub fn add(&mut self, view: &EventView) {
+        self.count += 1;
+        *self.by_type.entry(view.event_type.clone()).or_default() += 1;
+        if let Some(amount) = &view.amount {
+            let total = self
+                .totals
+                .entry(amount.currency.to_lowercase())
+                .or_default();
+            *total = total.saturating_add(amount.minor);
+        }
+        let this = severity_hint(&view.event_type);
+        if rank(this) > rank(self.severity) {
+            self.severity = this;
+        }
+        self.created = Some(match self.created {
+            Some((first, last)) => (first.min(view.created), last.max(view.created)),
+            None => (view.created, view.created),
+        });
+        self.live.get_or_insert(view.livemode);
+        self.consider(view);
+    }
+
+    /// Keeps `view` among the largest items if it is one of them.
+    fn consider(&mut self, view: &EventView) {
+        let Some(amount) = &view.amount else {
+            return;
+        };
+        let size = amount.minor.saturating_abs();
+        let full = self.largest.len() >= self.top_items;
+        if self.top_items == 0 || (full && self.largest.last().is_some_and(|l| l.size >= size)) {
+            return;
+        }
+        let Some(url) = view
+            .dashboard_url
+            .clone()
+            .or_else(|| view.event_url.clone())
+        else {
+            return;
+        };
+        let who = who(view, self.policy);
+        let item = Item {
+            size,
+            link: Link {
+                label: format!("{} · {}{who}", amount.display, view.event_type),
+                url,
+            },
+        };
+        // Stable: among equal amounts the earlier event stays first.
+        let at = self.largest.partition_point(|l| l.size >= size);
+        self.largest.insert(at, item);
+        self.largest.truncate(self.top_items);
+    }
+
+    /// The digest card, which a budget of `pace` could not deliver one by
+    /// one within the folding horizon.
+    pub fn card(self, digest_id: i64, pace: &str, followup: Followup) -> Card {
+        let mut types: Vec<(&String, &u64)> = self.by_type.iter().collect();
+        types.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let types_text = types
+            .iter()
+            .take(8)
+            .map(|(t, n)| format!("{t} × {}", group(**n)))
+            .chain((types.len() > 8).then(|| format!("and {} more types", types.len() - 8)))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let totals_text = self
+            .totals
+            .iter()
+            .filter_map(|(currency, minor)| Money::new(*minor, currency).map(|m| m.to_string()))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut links: Vec<Link> = self.largest.into_iter().map(|item| item.link).collect();
+        let live = self.live.unwrap_or(false);
+        links.push(Link {
+            label: "All events in Stripe".to_owned(),
+            url: format!("{DASHBOARD}{}/events", if live { "" } else { "/test" }),
+        });
+        let count = self.count;
+        let followup_text = match followup {
+            Followup::Thread => "Each card follows in this thread.",
+            Followup::Links => {
+                "The largest are linked below; every event is kept and listed by `stripe-chatops events list`."
+            }
+        };
+        let mut fields = vec![Field {
+            label: "Events".to_owned(),
+            value: types_text,
+        }];
+        if !totals_text.is_empty() {
+            fields.push(Field {
+                label: "Total".to_owned(),
+                value: totals_text,
+            });
+        }
+        if let Some((first, last)) = self.created {
+            fields.push(Field {
+                label: "Created".to_owned(),
+                value: span(first, last),
+            });
+        }
+        Card {
+            title: format!("📦 Digest: {} events", group(count)),
+            severity: self.severity,
+            summary: Some(format!(
+                "{} events arrived faster than this channel accepts messages ({pace}), so they are folded into this digest. {followup_text}",
+                group(count)
+            )),
+            badges: vec!["digest".to_owned()],
+            fields,
+            links,
+            actions: Vec::new(),
+            footer: format!("stripe-chatops digest #{digest_id}"),
+        }
+    }
+}
+
+/// The digest card of `views` at once (a [`Digest`] fed each of them).
 pub fn card(
     digest_id: i64,
     views: &[EventView],
@@ -34,98 +190,11 @@ pub fn card(
     pace: &str,
     followup: Followup,
 ) -> Card {
-    let mut by_type: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut totals: BTreeMap<String, i64> = BTreeMap::new();
-    let mut severity = Severity::Info;
+    let mut digest = Digest::new(policy, top_items);
     for view in views {
-        *by_type.entry(view.event_type.as_str()).or_default() += 1;
-        if let Some(amount) = &view.amount {
-            let total = totals.entry(amount.currency.to_lowercase()).or_default();
-            *total = total.saturating_add(amount.minor);
-        }
-        let this = severity_hint(&view.event_type);
-        if rank(this) > rank(severity) {
-            severity = this;
-        }
+        digest.add(view);
     }
-    let mut types: Vec<(&str, u64)> = by_type.into_iter().collect();
-    types.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    let types_text = types
-        .iter()
-        .take(8)
-        .map(|(t, n)| format!("{t} × {}", group(*n)))
-        .chain((types.len() > 8).then(|| format!("and {} more types", types.len() - 8)))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let totals_text = totals
-        .iter()
-        .filter_map(|(currency, minor)| Money::new(*minor, currency).map(|m| m.to_string()))
-        .collect::<Vec<_>>()
-        .join("\n");
-
-    let mut largest: Vec<&EventView> = views.iter().filter(|v| v.amount.is_some()).collect();
-    largest.sort_by_key(|v| std::cmp::Reverse(v.amount.as_ref().map_or(0, |a| a.minor.abs())));
-    let mut links: Vec<Link> = largest
-        .iter()
-        .take(top_items)
-        .filter_map(|view| {
-            let url = view
-                .dashboard_url
-                .clone()
-                .or_else(|| view.event_url.clone())?;
-            let amount = view.amount.as_ref().map_or("", |a| a.display.as_str());
-            let who = who(view, policy);
-            Some(Link {
-                label: format!("{amount} · {}{who}", view.event_type),
-                url,
-            })
-        })
-        .collect();
-    let live = views.first().is_some_and(|v| v.livemode);
-    links.push(Link {
-        label: "All events in Stripe".to_owned(),
-        url: format!("{DASHBOARD}{}/events", if live { "" } else { "/test" }),
-    });
-
-    let count = views.len() as u64;
-    let followup_text = match followup {
-        Followup::Thread => "Each card follows in this thread.",
-        Followup::Links => {
-            "The largest are linked below; every event is kept and listed by `stripe-chatops events list`."
-        }
-    };
-    let mut fields = vec![Field {
-        label: "Events".to_owned(),
-        value: types_text,
-    }];
-    if !totals_text.is_empty() {
-        fields.push(Field {
-            label: "Total".to_owned(),
-            value: totals_text,
-        });
-    }
-    if let (Some(first), Some(last)) = (
-        views.iter().map(|v| v.created).min(),
-        views.iter().map(|v| v.created).max(),
-    ) {
-        fields.push(Field {
-            label: "Created".to_owned(),
-            value: span(first, last),
-        });
-    }
-    Card {
-        title: format!("📦 Digest: {} events", group(count)),
-        severity,
-        summary: Some(format!(
-            "{} events arrived faster than this channel accepts messages ({pace}), so they are folded into this digest. {followup_text}",
-            group(count)
-        )),
-        badges: vec!["digest".to_owned()],
-        fields,
-        links,
-        actions: Vec::new(),
-        footer: format!("stripe-chatops digest #{digest_id}"),
-    }
+    digest.card(digest_id, pace, followup)
 }
 
 /// The colour a digest takes from what it holds: the worst of its events.
@@ -190,5 +259,40 @@ fn span(first: i64, last: i64) -> String {
             a.format("%Y-%m-%d %H:%M"),
             b.format("%Y-%m-%d %H:%M")
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(n: i64) -> EventView {
+        EventView::parse(
+            &serde_json::json!({
+                "id": format!("evt_{n}"), "type": "charge.succeeded", "created": 1_700_000_000 + n,
+                "livemode": false,
+                "data": { "object": { "object": "charge", "id": format!("ch_{n}"), "amount": n * 100, "currency": "usd" } }
+            }),
+            "default",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_digest_sums_everything_and_keeps_only_the_largest_items() {
+        let policy = RedactionPolicy::default();
+        let mut digest = Digest::new(&policy, 3);
+        for n in 1..=1000 {
+            digest.add(&view(n));
+        }
+        assert_eq!(digest.largest.len(), 3, "memory for the top items only");
+        let card = digest.card(7, "1/s", Followup::Links);
+        assert_eq!(card.title, "📦 Digest: 1,000 events");
+        // 100 + 200 + … + 100,000 cents = $500,500.00.
+        assert!(card.fields[1].value.contains("500,500.00"), "{:?}", card.fields);
+        let labels: Vec<&str> = card.links.iter().map(|l| l.label.as_str()).collect();
+        assert!(labels[0].starts_with("$1,000.00"), "{labels:?}");
+        assert!(labels[2].starts_with("$998.00"), "{labels:?}");
+        assert_eq!(labels.len(), 4, "three items and the Dashboard's event list");
     }
 }

@@ -65,6 +65,11 @@ pub trait BatchInsert: Send + 'static {
         routed_at_ms: i64,
     ) -> Result<(), sqlx::Error>;
 
+    /// Records sent messages in one committed transaction (see
+    /// [`super::Outbox::mark_sent`]); a digest's folded cards become pending
+    /// thread replies where `thread_replies` says so.
+    async fn mark_sent(&mut self, sent: &[Sent]) -> Result<(), sqlx::Error>;
+
     /// Commits one tiny write (the `writer_health` row): proof that the store can commit.
     async fn probe(&mut self, at_ms: i64) -> Result<(), sqlx::Error>;
 
@@ -148,6 +153,19 @@ impl WriterHealth {
 
 type Reply = oneshot::Sender<Result<Inserted, StoreError>>;
 
+/// A message a platform accepted, to be recorded as sent.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    /// The outbox row.
+    pub key: super::OutboxKey,
+    /// The platform's reference to the message (JSON).
+    pub message_ref: String,
+    /// When, Unix milliseconds.
+    pub at_ms: i64,
+    /// For a digest: its folded cards follow as thread replies.
+    pub thread_replies: bool,
+}
+
 /// One write waiting for the writer.
 enum Write {
     /// An event insert from the webhook path.
@@ -158,6 +176,8 @@ enum Write {
         i64,
         oneshot::Sender<Result<(), StoreError>>,
     ),
+    /// A message recorded as sent.
+    Sent(Sent, oneshot::Sender<Result<(), StoreError>>),
     /// A write that proves the store can commit.
     Probe(i64, oneshot::Sender<Result<(), StoreError>>),
 }
@@ -183,6 +203,17 @@ impl GroupCommit {
     /// Whether the last write committed.
     pub fn is_writable(&self) -> bool {
         self.health.is_writable()
+    }
+
+    /// Records a sent message; resolves once committed (with whatever else
+    /// was waiting for the writer, in the same transaction's flush).
+    pub async fn mark_sent(&self, sent: Sent) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Write::Sent(sent, reply))
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
     }
 
     /// Commits one tiny write through the writer; resolves once it has committed.
@@ -234,6 +265,8 @@ async fn run(
     let mut events = Vec::with_capacity(MAX_BATCH);
     let mut replies: Vec<Reply> = Vec::with_capacity(MAX_BATCH);
     let mut routes = Vec::new();
+    let mut sent = Vec::new();
+    let mut sent_replies = Vec::new();
     let mut probes = Vec::new();
     // `recv_many` waits for the first write, then takes whatever else is queued.
     while queue.recv_many(&mut waiting, MAX_BATCH).await > 0 {
@@ -244,6 +277,10 @@ async fn run(
                     replies.push(reply);
                 }
                 Write::Route(routed, at, reply) => routes.push((routed, at, reply)),
+                Write::Sent(mark, reply) => {
+                    sent.push(mark);
+                    sent_replies.push(reply);
+                }
                 Write::Probe(at, reply) => probes.push((at, reply)),
             }
         }
@@ -256,6 +293,21 @@ async fn run(
             let outcome = writer.record_routing(&routed, at).await;
             settle(&mut writer, &health, outcome.is_ok()).await;
             let _ = reply.send(outcome.map_err(StoreError::db("routing events")));
+        }
+        if !sent.is_empty() {
+            let outcome = writer.mark_sent(&sent).await;
+            settle(&mut writer, &health, outcome.is_ok()).await;
+            let message = outcome.as_ref().err().map(ToString::to_string);
+            for reply in sent_replies.drain(..) {
+                let _ = reply.send(match &message {
+                    None => Ok(()),
+                    Some(message) => Err(StoreError::BatchFailed {
+                        operation: "recording a sent message",
+                        message: message.clone(),
+                    }),
+                });
+            }
+            sent.clear();
         }
         for (at, reply) in probes.drain(..) {
             let outcome = writer.probe(at).await;
@@ -366,6 +418,35 @@ macro_rules! impl_batch_insert {
                         .build()
                         .execute(&mut *tx)
                         .await?;
+                }
+                tx.commit().await?;
+                self.committed()
+            }
+
+            async fn mark_sent(
+                &mut self,
+                sent: &[$crate::store::group_commit::Sent],
+            ) -> Result<(), sqlx::Error> {
+                let mut tx = self.begin_write().await?;
+                for mark in sent {
+                    sqlx::query(&format!(
+                        "UPDATE {} SET status = 'sent', message_ref = $1, sent_at_ms = $2, last_error = NULL WHERE id = $3",
+                        mark.key.table()
+                    ))
+                    .bind(&mark.message_ref)
+                    .bind(mark.at_ms)
+                    .bind(mark.key.id())
+                    .execute(&mut *tx)
+                    .await?;
+                    if let ($crate::store::OutboxKey::Digest(id), true) = (mark.key, mark.thread_replies) {
+                        sqlx::query(
+                            "UPDATE deliveries SET status = 'pending', next_attempt_at_ms = 0
+                             WHERE digest_id = $1 AND status = 'folded'",
+                        )
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                 }
                 tx.commit().await?;
                 self.committed()
@@ -536,6 +617,10 @@ mod tests {
             _: &[(i64, Vec<NewDelivery>)],
             _: i64,
         ) -> Result<(), sqlx::Error> {
+            Ok(())
+        }
+
+        async fn mark_sent(&mut self, _: &[Sent]) -> Result<(), sqlx::Error> {
             Ok(())
         }
 

@@ -101,6 +101,10 @@ pub struct OutboxCounts {
 /// The outbox operations of a store.
 #[async_trait]
 pub trait Outbox: Send + Sync {
+    /// Whether one receiver has a pending delivery or digest due by `now_ms`
+    /// (cheap: it stops at the first one, along the receiver's index).
+    async fn is_due(&self, receiver: &str, now_ms: i64) -> Result<bool, StoreError>;
+
     /// Receivers whose queue has something due at `now_ms`.
     async fn due_receivers(&self, now_ms: i64) -> Result<Vec<String>, StoreError>;
 
@@ -127,8 +131,15 @@ pub trait Outbox: Send + Sync {
     /// returns its id and size, or `None` when nothing waited.
     async fn fold(&self, receiver: &str, now_ms: i64) -> Result<Option<(i64, u64)>, StoreError>;
 
-    /// The events a digest folds, in order.
-    async fn digest_events(&self, digest_id: i64) -> Result<Vec<StoredEvent>, StoreError>;
+    /// A page of the events a digest folds, in order: at most `limit` of
+    /// them after delivery `after` (0 for the first page), each with its
+    /// delivery id. Paged, so that a digest of any size is read in bounded memory.
+    async fn digest_events(
+        &self,
+        digest_id: i64,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, StoredEvent)>, StoreError>;
 
     /// Records a message the platform accepted. For a digest whose folded
     /// cards go into its thread (`thread_replies`), they become pending replies.
@@ -183,6 +194,18 @@ macro_rules! impl_outbox {
     ($store:ty) => {
         #[async_trait]
         impl $crate::store::outbox::Outbox for $store {
+            async fn is_due(&self, receiver: &str, now_ms: i64) -> Result<bool, StoreError> {
+                sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM deliveries WHERE receiver = $1 AND status = 'pending' AND next_attempt_at_ms <= $2)
+                         OR EXISTS (SELECT 1 FROM digests WHERE receiver = $1 AND status = 'pending' AND next_attempt_at_ms <= $2)",
+                )
+                .bind(receiver)
+                .bind(now_ms)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(StoreError::db("checking a receiver's queue"))
+            }
+
             async fn due_receivers(&self, now_ms: i64) -> Result<Vec<String>, StoreError> {
                 sqlx::query_scalar(
                     "SELECT receiver FROM deliveries WHERE status = 'pending' GROUP BY receiver HAVING MIN(next_attempt_at_ms) <= $1
@@ -341,23 +364,31 @@ macro_rules! impl_outbox {
                 .map_err(StoreError::db("folding a backlog into a digest"))
             }
 
-            async fn digest_events(&self, digest_id: i64) -> Result<Vec<StoredEvent>, StoreError> {
+            async fn digest_events(
+                &self,
+                digest_id: i64,
+                after: i64,
+                limit: u32,
+            ) -> Result<Vec<(i64, StoredEvent)>, StoreError> {
+                use sqlx::Row;
                 let columns = EVENT_COLUMNS
                     .split(", ")
                     .map(|c| format!("e.{c}"))
                     .collect::<Vec<_>>()
                     .join(", ");
                 let rows = sqlx::query(&format!(
-                    "SELECT {columns} FROM deliveries d JOIN events e ON e.seq = d.event_seq
-                     WHERE d.digest_id = $1 ORDER BY d.id"
+                    "SELECT d.id AS delivery_id, {columns} FROM deliveries d JOIN events e ON e.seq = d.event_seq
+                     WHERE d.digest_id = $1 AND d.id > $2 ORDER BY d.id LIMIT $3"
                 ))
                 .bind(digest_id)
+                .bind(after)
+                .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await
                 .map_err(StoreError::db("reading a digest's events"))?;
                 rows.iter()
-                    .map(StoredEvent::from_row)
-                    .collect::<Result<_, _>>()
+                    .map(|row| Ok((row.try_get("delivery_id")?, StoredEvent::from_row(row)?)))
+                    .collect::<Result<_, sqlx::Error>>()
                     .map_err(StoreError::db("reading a digest's events"))
             }
 
@@ -368,29 +399,16 @@ macro_rules! impl_outbox {
                 now_ms: i64,
                 thread_replies: bool,
             ) -> Result<(), StoreError> {
-                $crate::store::in_write_tx(&self.pool, BEGIN_WRITE, async |tx| {
-                    sqlx::query(&format!(
-                        "UPDATE {} SET status = 'sent', message_ref = $1, sent_at_ms = $2, last_error = NULL WHERE id = $3",
-                        key.table()
-                    ))
-                    .bind(message_ref)
-                    .bind(now_ms)
-                    .bind(key.id())
-                    .execute(&mut *tx)
-                    .await?;
-                    if let (OutboxKey::Digest(id), true) = (key, thread_replies) {
-                        sqlx::query(
-                            "UPDATE deliveries SET status = 'pending', next_attempt_at_ms = 0
-                             WHERE digest_id = $1 AND status = 'folded'",
-                        )
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    Ok(())
-                })
-                .await
-                .map_err(StoreError::db("recording a sent message"))
+                // Through the one writer: batched with every write waiting,
+                // sharing its flush, and never contending for SQLite's write lock.
+                self.writer
+                    .mark_sent($crate::store::group_commit::Sent {
+                        key,
+                        message_ref: message_ref.to_owned(),
+                        at_ms: now_ms,
+                        thread_replies,
+                    })
+                    .await
             }
 
             async fn mark_retry(
