@@ -11,14 +11,16 @@
 //! 1. pure core: [`event`] (the typed view, money and thresholds, Dashboard
 //!    links, account names), [`routing`] (the route tree), [`redact`],
 //!    [`render`] (card model, templates, context, card states, digest layout).
-//! 2. [`config`]: `bot.toml`, typed and validated with every error's key path.
+//! 2. [`config`]: `bot.toml`, typed and validated with every error's key
+//!    path; the config in use, reloaded live (`config::live`).
 //! 3. edges: [`store`] (SQLite, PostgreSQL), [`stripe`] (signature, envelope,
 //!    API client), [`chat`] (one folder per platform: renderer, sender,
 //!    inbound side; the registry).
 //! 4. services: [`pipeline`] (routing stored events to deliveries),
 //!    [`delivery`] (the outbox worker, budgets, fan-out), [`actions`] (checks,
 //!    approvals, the actions, audit, card edits).
-//! 5. inbound: [`http`] (webhooks, interaction endpoints, health, metrics),
+//! 5. inbound: [`http`] (the accept loop and its limits, webhooks,
+//!    interaction endpoints, health, metrics, `POST /-/reload`),
 //!    [`listen`] (Slack Socket Mode, the Discord gateway, Telegram long polling).
 //! 6. face: this file (wiring, [`run`], shutdown), [`cli`], [`demo`].
 //!
