@@ -289,10 +289,18 @@ mod tests {
         let card = digest.card(7, "1/s", Followup::Links);
         assert_eq!(card.title, "📦 Digest: 1,000 events");
         // 100 + 200 + … + 100,000 cents = $500,500.00.
-        assert!(card.fields[1].value.contains("500,500.00"), "{:?}", card.fields);
+        assert!(
+            card.fields[1].value.contains("500,500.00"),
+            "{:?}",
+            card.fields
+        );
         let labels: Vec<&str> = card.links.iter().map(|l| l.label.as_str()).collect();
         assert!(labels[0].starts_with("$1,000.00"), "{labels:?}");
         assert!(labels[2].starts_with("$998.00"), "{labels:?}");
-        assert_eq!(labels.len(), 4, "three items and the Dashboard's event list");
+        assert_eq!(
+            labels.len(),
+            4,
+            "three items and the Dashboard's event list"
+        );
     }
 }
