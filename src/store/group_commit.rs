@@ -1,14 +1,14 @@
 //! Group commit: many concurrent inserts, one transaction, one durable flush.
 //!
 //! A durable commit costs a disk flush. Paying one per webhook would cap
-//! ingest at the disk's flush rate, so every write of a process (webhook
-//! inserts and the pipeline's routing batches) goes through one writer task,
-//! so they never wait on each other's locks. For inserts, it takes every
+//! ingest at the disk's flush rate, so the hot writes of a process (webhook
+//! inserts, the pipeline's routing batches, the marks of sent messages) go
+//! through one writer task, and never wait on each other's locks. For inserts, it takes every
 //! insert waiting in its queue (up to [`MAX_BATCH`]), writes them in one
 //! transaction, commits once, and only then answers each waiting request. A request is therefore acknowledged only
 //! after its own row is committed, and a busy server shares one flush between
-//! many events. The backends supply the transaction ([`BatchInsert`]); the
-//! queueing and the answers live here, once.
+//! many events. The backends supply the transaction ([`BatchInsert`], with
+//! the SQL of `batch_sql`); the queueing and the answers live here, once.
 //!
 //! A failed write never leaves its connection behind: after a failed COMMIT
 //! (a full disk answers `SQLITE_FULL`) the driver's idea of the open
@@ -24,11 +24,15 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use sqlx::{Connection, Database, Encode, QueryBuilder, Transaction, Type};
 use tokio::sync::{mpsc, oneshot};
+
+pub(crate) use super::batch_sql::impl_batch_insert;
+pub use super::batch_sql::{
+    DELIVERY_CHUNK, chunks, deliveries_statement, insert_statement, mark_routed_statement,
+};
+pub use super::writer::{Writer, WriterHealth};
 
 use super::{Inserted, NewDelivery, NewEvent, StoreError};
 
@@ -77,80 +81,6 @@ pub trait BatchInsert: Send + 'static {
     async fn reset(&mut self);
 }
 
-/// The one connection that writes, opened again after any failure.
-pub struct Writer<C: Connection> {
-    conn: Option<C>,
-    options: <C as Connection>::Options,
-    begin: &'static str,
-}
-
-impl<C: Connection> Writer<C> {
-    /// A writer on `conn`, reconnecting with `options`; every transaction
-    /// starts with `begin` (`BEGIN IMMEDIATE` for SQLite, `BEGIN` for PostgreSQL).
-    pub fn new(conn: C, options: <C as Connection>::Options, begin: &'static str) -> Self {
-        Self {
-            conn: Some(conn),
-            options,
-            begin,
-        }
-    }
-
-    /// Begins a write transaction, connecting first if the last one was reset.
-    pub async fn begin_write(&mut self) -> Result<Transaction<'_, C::Database>, sqlx::Error> {
-        let begin = self.begin;
-        let conn = match &mut self.conn {
-            Some(conn) => conn,
-            empty => empty.insert(C::connect_with(&self.options).await?),
-        };
-        conn.begin_with(begin).await
-    }
-
-    /// After a COMMIT: an error unless the connection really left its transaction.
-    pub fn committed(&self) -> Result<(), sqlx::Error> {
-        if self.conn.as_ref().is_some_and(C::is_in_transaction) {
-            return Err(sqlx::Error::Protocol(
-                "the connection is still in a transaction after COMMIT".to_owned(),
-            ));
-        }
-        Ok(())
-    }
-
-    /// Closes the connection; the next write opens a new one.
-    pub async fn discard(&mut self) {
-        if let Some(conn) = self.conn.take()
-            && let Err(error) = conn.close().await
-        {
-            tracing::debug!(error = %error, "closing the failed writer connection");
-        }
-    }
-}
-
-/// Whether the writer's last write committed; shared with `/readyz`.
-#[derive(Debug)]
-pub struct WriterHealth {
-    writable: AtomicBool,
-}
-
-impl WriterHealth {
-    fn record(&self, committed: bool) {
-        let was = self.writable.swap(committed, Ordering::Relaxed);
-        if was != committed {
-            if committed {
-                tracing::info!("the store commits again");
-            } else {
-                tracing::error!(
-                    "the store cannot commit; /readyz answers 503 until a write succeeds"
-                );
-            }
-        }
-    }
-
-    /// False from a failed write until the next one that commits.
-    pub fn is_writable(&self) -> bool {
-        self.writable.load(Ordering::Relaxed)
-    }
-}
-
 type Reply = oneshot::Sender<Result<Inserted, StoreError>>;
 
 /// A message a platform accepted, to be recorded as sent.
@@ -193,9 +123,7 @@ impl GroupCommit {
     /// Starts the writer task.
     pub fn spawn(writer: impl BatchInsert) -> Self {
         let (queue, receiver) = mpsc::channel(QUEUE_DEPTH);
-        let health = Arc::new(WriterHealth {
-            writable: AtomicBool::new(true),
-        });
+        let health = Arc::new(WriterHealth::new());
         tokio::spawn(run(writer, receiver, health.clone()));
         Self { queue, health }
     }
@@ -360,376 +288,6 @@ fn answer_inserts(
     }
 }
 
-/// Implements [`BatchInsert`] for [`Writer`] on connection type `$conn` of
-/// database `$db`. A macro rather than a generic impl: the two bodies are
-/// the same tokens, but a generic version would need higher-ranked executor
-/// bounds that sqlx's transaction lifetimes defeat.
-macro_rules! impl_batch_insert {
-    ($conn:ty, $db:ty) => {
-        #[async_trait::async_trait]
-        impl $crate::store::group_commit::BatchInsert
-            for $crate::store::group_commit::Writer<$conn>
-        {
-            async fn insert_batch(
-                &mut self,
-                events: &[$crate::store::NewEvent],
-            ) -> Result<$crate::store::group_commit::InsertedRows, sqlx::Error> {
-                use sqlx::Row;
-                let mut tx = self.begin_write().await?;
-                let mut inserted =
-                    $crate::store::group_commit::InsertedRows::with_capacity(events.len());
-                for chunk in $crate::store::group_commit::chunks(events) {
-                    let rows = $crate::store::group_commit::insert_statement::<$db>(chunk)
-                        .build()
-                        .persistent(true)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                    for row in rows {
-                        inserted.insert((row.get(1), row.get(2)), row.get(0));
-                    }
-                }
-                tx.commit().await?;
-                self.committed()?;
-                Ok(inserted)
-            }
-
-            async fn record_routing(
-                &mut self,
-                routed: &[(i64, Vec<$crate::store::NewDelivery>)],
-                routed_at_ms: i64,
-            ) -> Result<(), sqlx::Error> {
-                use $crate::store::group_commit::{
-                    DELIVERY_CHUNK, deliveries_statement, mark_routed_statement,
-                };
-                let rows: Vec<(i64, &$crate::store::NewDelivery)> = routed
-                    .iter()
-                    .flat_map(|(seq, ds)| ds.iter().map(move |d| (*seq, d)))
-                    .collect();
-                let seqs: Vec<i64> = routed.iter().map(|(seq, _)| *seq).collect();
-                let mut tx = self.begin_write().await?;
-                for chunk in rows.chunks(DELIVERY_CHUNK) {
-                    deliveries_statement::<$db>(chunk, routed_at_ms)
-                        .build()
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                for chunk in seqs.chunks(DELIVERY_CHUNK) {
-                    mark_routed_statement::<$db>(chunk, routed_at_ms)
-                        .build()
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
-                self.committed()
-            }
-
-            async fn mark_sent(
-                &mut self,
-                sent: &[$crate::store::group_commit::Sent],
-            ) -> Result<(), sqlx::Error> {
-                let mut tx = self.begin_write().await?;
-                for mark in sent {
-                    sqlx::query(&format!(
-                        "UPDATE {} SET status = 'sent', message_ref = $1, sent_at_ms = $2, last_error = NULL WHERE id = $3",
-                        mark.key.table()
-                    ))
-                    .bind(&mark.message_ref)
-                    .bind(mark.at_ms)
-                    .bind(mark.key.id())
-                    .execute(&mut *tx)
-                    .await?;
-                    if let ($crate::store::OutboxKey::Digest(id), true) = (mark.key, mark.thread_replies) {
-                        sqlx::query(
-                            "UPDATE deliveries SET status = 'pending', next_attempt_at_ms = 0
-                             WHERE digest_id = $1 AND status = 'folded'",
-                        )
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                }
-                tx.commit().await?;
-                self.committed()
-            }
-
-            async fn probe(&mut self, at_ms: i64) -> Result<(), sqlx::Error> {
-                let mut tx = self.begin_write().await?;
-                sqlx::query(
-                    "INSERT INTO writer_health (id, checked_at_ms) VALUES (1, $1)
-                     ON CONFLICT (id) DO UPDATE SET checked_at_ms = excluded.checked_at_ms",
-                )
-                .bind(at_ms)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                self.committed()
-            }
-
-            async fn reset(&mut self) {
-                self.discard().await;
-            }
-        }
-    };
-}
-
-pub(crate) use impl_batch_insert;
-
-/// Rows of deliveries per INSERT statement (4 bound parameters each).
-pub const DELIVERY_CHUNK: usize = 256;
-
-/// The multi-row INSERT of deliveries, skipping those already written.
-pub fn deliveries_statement<'a, DB>(
-    rows: &'a [(i64, &'a NewDelivery)],
-    routed_at_ms: i64,
-) -> QueryBuilder<'a, DB>
-where
-    DB: Database,
-    &'a str: Encode<'a, DB> + Type<DB>,
-    i64: Encode<'a, DB> + Type<DB>,
-{
-    let mut query =
-        QueryBuilder::new("INSERT INTO deliveries (event_seq, receiver, route, created_at_ms) ");
-    query.push_values(rows.iter(), |mut row, (seq, delivery)| {
-        row.push_bind(*seq)
-            .push_bind(delivery.receiver.as_str())
-            .push_bind(delivery.route.as_str())
-            .push_bind(routed_at_ms);
-    });
-    query.push(" ON CONFLICT (event_seq, receiver) DO NOTHING");
-    query
-}
-
-/// The UPDATE that marks events routed (those no other replica marked first).
-pub fn mark_routed_statement<'a, DB>(seqs: &'a [i64], routed_at_ms: i64) -> QueryBuilder<'a, DB>
-where
-    DB: Database,
-    i64: Encode<'a, DB> + Type<DB>,
-{
-    let mut query = QueryBuilder::new("UPDATE events SET routed_at_ms = ");
-    query.push_bind(routed_at_ms);
-    query.push(" WHERE routed_at_ms IS NULL AND seq IN (");
-    let mut separated = query.separated(", ");
-    for seq in seqs {
-        separated.push_bind(*seq);
-    }
-    query.push(")");
-    query
-}
-
-/// The multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING` for one chunk,
-/// in either backend's placeholder syntax.
-pub fn insert_statement<'a, DB>(chunk: &'a [NewEvent]) -> QueryBuilder<'a, DB>
-where
-    DB: Database,
-    &'a str: Encode<'a, DB> + Type<DB>,
-    Option<&'a str>: Encode<'a, DB> + Type<DB>,
-    bool: Encode<'a, DB> + Type<DB>,
-    i64: Encode<'a, DB> + Type<DB>,
-{
-    let mut query = QueryBuilder::new(
-        "INSERT INTO events (account, event_id, event_type, livemode, connect_account, api_version, created, received_at_ms, payload) ",
-    );
-    query.push_values(chunk.iter(), |mut row, event| {
-        row.push_bind(event.account.as_str())
-            .push_bind(event.event_id.as_str())
-            .push_bind(event.event_type.as_str())
-            .push_bind(event.livemode)
-            .push_bind(event.connect_account.as_deref())
-            .push_bind(event.api_version.as_deref())
-            .push_bind(event.created)
-            .push_bind(event.received_at_ms)
-            .push_bind(event.payload.as_str());
-    });
-    query.push(" ON CONFLICT (account, event_id) DO NOTHING RETURNING seq, account, event_id");
-    query
-}
-
-/// Splits `events` into chunks of [`CHUNK_SIZES`].
-pub fn chunks(mut events: &[NewEvent]) -> impl Iterator<Item = &[NewEvent]> {
-    std::iter::from_fn(move || {
-        if events.is_empty() {
-            return None;
-        }
-        let size = CHUNK_SIZES
-            .into_iter()
-            .find(|size| *size <= events.len())
-            .unwrap_or(1);
-        let (chunk, rest) = events.split_at(size);
-        events = rest;
-        Some(chunk)
-    })
-}
-
 #[cfg(test)]
-mod tests {
-    use std::collections::HashSet;
-    use std::sync::Mutex;
-
-    use super::*;
-
-    fn event(id: &str) -> NewEvent {
-        NewEvent {
-            account: "a".into(),
-            event_id: id.into(),
-            event_type: "t".into(),
-            livemode: false,
-            connect_account: None,
-            api_version: None,
-            created: 1,
-            received_at_ms: 1,
-            payload: "{}".into(),
-        }
-    }
-
-    /// A store whose Nth commit fails the way a full disk's did: the failure
-    /// poisons its connection, and until the connection is reset every later
-    /// "commit" answers Ok while storing nothing (the driver's SAVEPOINT
-    /// inside a transaction that never commits).
-    #[derive(Default)]
-    struct FailNthCommit {
-        fail_at: usize,
-        commits: usize,
-        poisoned: bool,
-        resets: usize,
-        stored: Arc<Mutex<HashSet<String>>>,
-    }
-
-    #[async_trait]
-    impl BatchInsert for FailNthCommit {
-        async fn insert_batch(&mut self, events: &[NewEvent]) -> Result<InsertedRows, sqlx::Error> {
-            self.commits += 1;
-            if self.commits == self.fail_at {
-                self.poisoned = true;
-                return Err(sqlx::Error::Protocol("database or disk is full".into()));
-            }
-            let mut inserted = InsertedRows::new();
-            for (seq, event) in events.iter().enumerate() {
-                if !self.poisoned {
-                    self.stored.lock().unwrap().insert(event.event_id.clone());
-                }
-                inserted.insert((event.account.clone(), event.event_id.clone()), seq as i64);
-            }
-            Ok(inserted)
-        }
-
-        async fn record_routing(
-            &mut self,
-            _: &[(i64, Vec<NewDelivery>)],
-            _: i64,
-        ) -> Result<(), sqlx::Error> {
-            Ok(())
-        }
-
-        async fn mark_sent(&mut self, _: &[Sent]) -> Result<(), sqlx::Error> {
-            Ok(())
-        }
-
-        async fn probe(&mut self, _: i64) -> Result<(), sqlx::Error> {
-            if self.poisoned {
-                return Err(sqlx::Error::Protocol("still failing".into()));
-            }
-            Ok(())
-        }
-
-        async fn reset(&mut self) {
-            self.resets += 1;
-            self.poisoned = false;
-        }
-    }
-
-    #[tokio::test]
-    async fn a_failed_commit_is_refused_and_nothing_acknowledged_is_lost() {
-        for fail_at in [1, 2, 5] {
-            let stored = Arc::new(Mutex::new(HashSet::new()));
-            let writer = GroupCommit::spawn(FailNthCommit {
-                fail_at,
-                stored: stored.clone(),
-                ..FailNthCommit::default()
-            });
-            let (mut acknowledged, mut refused) = (Vec::new(), 0);
-            for n in 0..20 {
-                let id = format!("evt_{n}");
-                match writer.insert(event(&id)).await {
-                    Ok(Inserted::New { .. }) => acknowledged.push(id),
-                    Ok(Inserted::Duplicate) => panic!("no duplicates were sent"),
-                    Err(StoreError::BatchFailed { .. }) => {
-                        refused += 1;
-                        // The failure is remembered until a write commits again.
-                        assert!(!writer.is_writable());
-                        writer.probe(1).await.unwrap();
-                        assert!(writer.is_writable(), "the probe committed after the reset");
-                    }
-                    Err(other) => panic!("unexpected {other}"),
-                }
-            }
-            assert_eq!(refused, 1, "exactly the failed commit is refused");
-            let stored = stored.lock().unwrap();
-            let lost: Vec<&String> = acknowledged
-                .iter()
-                .filter(|id| !stored.contains(*id))
-                .collect();
-            assert!(
-                lost.is_empty(),
-                "fail at {fail_at}: acknowledged but not stored: {lost:?}"
-            );
-            assert_eq!(acknowledged.len(), 19, "recovery without a restart");
-        }
-    }
-
-    /// The real writer refuses to open a transaction inside one it did not
-    /// finish (no silent SAVEPOINT), and notices a COMMIT that left one open.
-    #[tokio::test]
-    async fn the_writer_never_nests_a_transaction() {
-        use std::str::FromStr;
-
-        use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-        let dir = tempfile::tempdir().unwrap();
-        let options = SqliteConnectOptions::from_str(&format!(
-            "sqlite://{}",
-            dir.path().join("w.db").display()
-        ))
-        .unwrap()
-        .create_if_missing(true);
-        let conn = SqliteConnection::connect_with(&options).await.unwrap();
-        let mut writer = Writer::new(conn, options, "BEGIN IMMEDIATE");
-        let tx = writer.begin_write().await.unwrap();
-        // A transaction the driver still believes open (as after a failed COMMIT).
-        std::mem::forget(tx);
-        assert!(
-            writer.committed().is_err(),
-            "an open transaction is noticed"
-        );
-        assert!(
-            writer.begin_write().await.is_err(),
-            "a nested BEGIN is refused, not turned into a SAVEPOINT"
-        );
-        writer.discard().await;
-        let tx = writer
-            .begin_write()
-            .await
-            .expect("a fresh connection after the reset");
-        tx.commit().await.unwrap();
-        writer.committed().unwrap();
-    }
-
-    #[test]
-    fn chunks_use_only_the_fixed_sizes_and_cover_everything() {
-        let event = NewEvent {
-            account: "a".into(),
-            event_id: "evt_1".into(),
-            event_type: "t".into(),
-            livemode: false,
-            connect_account: None,
-            api_version: None,
-            created: 1,
-            received_at_ms: 1,
-            payload: "{}".into(),
-        };
-        for len in [0, 1, 3, 5, 64, 85, 300, 512] {
-            let events = vec![event.clone(); len];
-            let sizes: Vec<usize> = chunks(&events).map(<[NewEvent]>::len).collect();
-            assert_eq!(sizes.iter().sum::<usize>(), len);
-            assert!(sizes.iter().all(|s| CHUNK_SIZES.contains(s)), "{sizes:?}");
-        }
-    }
-}
+#[path = "group_commit_tests.rs"]
+mod tests;

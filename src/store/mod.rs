@@ -6,12 +6,14 @@
 //! once, and a duplicate must be acknowledged but stored only once. The raw
 //! payload is kept, because routing, rendering and replay start from it.
 
+pub mod batch_sql;
 pub mod group_commit;
 pub mod interactions;
 pub mod migrations;
 pub mod outbox;
 pub mod postgres;
 pub mod sqlite;
+pub mod writer;
 
 use std::sync::Arc;
 
