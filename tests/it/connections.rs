@@ -107,15 +107,7 @@ async fn idle_and_half_sent_connections_never_lock_out_a_genuine_event() {
             "a slow body gets 408: {answer:?}"
         );
     }
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"reason="slow_body""#),
         "slow bodies are counted: {metrics}"

@@ -150,15 +150,7 @@ async fn slack_gets_each_card_in_order_and_the_message_ref_is_kept() {
     assert!(mentions(&posts[0].body, failed["id"].as_str().unwrap()));
     assert!(mentions(&posts[1].body, dispute["id"].as_str().unwrap()));
     assert_eq!(fake.state.throttled.load(Ordering::Relaxed), 0);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"stripe_chatops_deliveries_total{platform="slack",outcome="sent"} 2"#),
         "{metrics}"

@@ -240,15 +240,7 @@ async fn valid_invalid_and_restart_only_reloads_under_load() {
     for id in &acknowledged[after_restart_only..] {
         assert_eq!(seen[id], ["first"], "{id}: posted after the last reload");
     }
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     for line in [
         r#"stripe_chatops_config_reload_total{result="applied"} 2"#,
         r#"stripe_chatops_config_reload_total{result="invalid"} 1"#,

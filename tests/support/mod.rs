@@ -352,6 +352,18 @@ impl TestApp {
         String::from_utf8_lossy(&self.console.lock().unwrap()).into_owned()
     }
 
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// Number of stored events.
     pub async fn stored(&self) -> u64 {
         self.state.store.count_events().await.expect("count events")
