@@ -313,3 +313,104 @@ impl http_body::Body for Deadline {
         self.inner.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        request_head_timeout: Duration::from_secs(10),
+        keep_alive_timeout: Duration::from_secs(5),
+        max_connections: 4,
+    };
+
+    async fn start() -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+        let router = Router::new().route("/", axum::routing::get(|| async { "ok" }));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(serve(listener, router, LIMITS, async move {
+            let _ = stopped.await;
+        }));
+        (address, stop)
+    }
+
+    /// On paused time: an idle connection is closed once `keep_alive_timeout`
+    /// has passed on the tokio clock, not before, and a kept-alive one the
+    /// same after its last answer.
+    #[tokio::test(start_paused = true)]
+    async fn idle_connections_close_after_the_keep_alive_timeout() {
+        let (address, _stop) = start().await;
+        let started = Instant::now();
+        let mut idle = TcpStream::connect(address).await.unwrap();
+        let mut nothing = Vec::new();
+        idle.read_to_end(&mut nothing).await.unwrap();
+        let waited = started.elapsed();
+        assert!(nothing.is_empty());
+        assert!(
+            waited >= LIMITS.keep_alive_timeout,
+            "closed after {waited:?}, before the keep-alive timeout"
+        );
+        assert!(
+            waited < LIMITS.keep_alive_timeout + 2 * IDLE_CHECK,
+            "{waited:?}"
+        );
+
+        let mut kept = TcpStream::connect(address).await.unwrap();
+        kept.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = [0u8; 128];
+        let n = kept.read(&mut answer).await.unwrap();
+        assert!(answer[..n].starts_with(b"HTTP/1.1 200"));
+        let answered = Instant::now();
+        let mut rest = Vec::new();
+        kept.read_to_end(&mut rest).await.unwrap();
+        assert!(answered.elapsed() >= LIMITS.keep_alive_timeout);
+    }
+
+    /// On paused time: a head that never completes is closed at
+    /// `request_head_timeout` even while it keeps dripping bytes.
+    #[tokio::test(start_paused = true)]
+    async fn a_dripped_head_is_closed_at_the_head_timeout() {
+        let (address, _stop) = start().await;
+        let mut slow = TcpStream::connect(address).await.unwrap();
+        let started = Instant::now();
+        let mut closed = false;
+        for byte in b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "
+            .iter()
+            .cycle()
+            .take(200)
+        {
+            if slow.write_all(&[*byte]).await.is_err() {
+                closed = true;
+                break;
+            }
+            let mut probe = [0u8; 256];
+            match tokio::time::timeout(Duration::from_secs(1), slow.read(&mut probe)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => {
+                    closed = true;
+                    break;
+                }
+                Ok(Ok(_)) => {
+                    // hyper answers a timed-out head (408) before it closes.
+                    closed = true;
+                    break;
+                }
+                Err(_) => {}
+            }
+        }
+        let waited = started.elapsed();
+        assert!(closed, "the dripping client was never cut off");
+        assert!(
+            waited >= LIMITS.request_head_timeout,
+            "cut off after {waited:?}, before the head timeout"
+        );
+        assert!(
+            waited < LIMITS.request_head_timeout + Duration::from_secs(2),
+            "{waited:?}"
+        );
+    }
+}
