@@ -60,15 +60,20 @@ pub async fn serve(
     let pressure = Arc::new(Notify::new());
     let (stop, stopping) = watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
+    // Under a flood the cap is hit at every accept: warn once a minute.
+    let mut warned: Option<Instant> = None;
     tokio::pin!(shutdown);
     loop {
         let permit = match slots.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
-                tracing::warn!(
-                    max_connections = limits.max_connections,
-                    "connection cap reached; closing idle connections to make room"
-                );
+                if warned.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+                    tracing::warn!(
+                        max_connections = limits.max_connections,
+                        "connection cap reached; closing idle connections to make room"
+                    );
+                    warned = Some(Instant::now());
+                }
                 pressure.notify_waiters();
                 tokio::select! {
                     permit = slots.clone().acquire_owned() => match permit {
