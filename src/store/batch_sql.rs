@@ -101,11 +101,17 @@ macro_rules! impl_batch_insert {
 
             async fn probe(&mut self, at_ms: i64) -> Result<(), sqlx::Error> {
                 let mut tx = self.begin_write().await?;
+                // As large as a large event, and different each time, so
+                // that the write needs as much room as the next event would.
+                let ballast = format!("{at_ms:x}").repeat(
+                    $crate::store::group_commit::PROBE_BYTES / 8,
+                );
                 sqlx::query(
-                    "INSERT INTO writer_health (id, checked_at_ms) VALUES (1, $1)
-                     ON CONFLICT (id) DO UPDATE SET checked_at_ms = excluded.checked_at_ms",
+                    "INSERT INTO writer_health (id, checked_at_ms, ballast) VALUES (1, $1, $2)
+                     ON CONFLICT (id) DO UPDATE SET checked_at_ms = excluded.checked_at_ms, ballast = excluded.ballast",
                 )
                 .bind(at_ms)
+                .bind(ballast)
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;

@@ -36,6 +36,9 @@ pub use super::writer::{Writer, WriterHealth};
 
 use super::{Inserted, NewDelivery, NewEvent, StoreError};
 
+/// The size of a probe write: a large Stripe event (invoices with many lines).
+pub const PROBE_BYTES: usize = 16 * 1024;
+
 /// The operation of a failed probe write, as `/readyz` reports it.
 pub const PROBE: &str = "proving the store can commit";
 
@@ -215,16 +218,16 @@ async fn run(
         if !events.is_empty() {
             let outcome = writer.insert_batch(&events).await;
             answer_inserts(outcome.as_ref(), &mut events, &mut replies);
-            settle(&mut writer, &health, outcome.is_ok()).await;
+            settle(&mut writer, &health, outcome.is_ok(), false).await;
         }
         for (routed, at, reply) in routes.drain(..) {
             let outcome = writer.record_routing(&routed, at).await;
-            settle(&mut writer, &health, outcome.is_ok()).await;
+            settle(&mut writer, &health, outcome.is_ok(), false).await;
             let _ = reply.send(outcome.map_err(StoreError::db("routing events")));
         }
         if !sent.is_empty() {
             let outcome = writer.mark_sent(&sent).await;
-            settle(&mut writer, &health, outcome.is_ok()).await;
+            settle(&mut writer, &health, outcome.is_ok(), false).await;
             let message = outcome.as_ref().err().map(ToString::to_string);
             for reply in sent_replies.drain(..) {
                 let _ = reply.send(match &message {
@@ -239,19 +242,29 @@ async fn run(
         }
         for (at, reply) in probes.drain(..) {
             let outcome = writer.probe(at).await;
-            settle(&mut writer, &health, outcome.is_ok()).await;
+            settle(&mut writer, &health, outcome.is_ok(), true).await;
             let _ = reply.send(outcome.map_err(StoreError::db(PROBE)));
         }
     }
 }
 
 /// Records whether a write committed; after a failure the writer's
-/// connection is reset, whatever state the failure left it in.
-async fn settle(writer: &mut impl BatchInsert, health: &WriterHealth, committed: bool) {
+/// connection is reset, whatever state the failure left it in. Any failure
+/// makes the store unready, and only a probe (`/readyz`: a write as large as
+/// a large event) makes it ready again: a small write, or one event that
+/// still fitted on a nearly full disk, proves nothing about the next event.
+async fn settle(
+    writer: &mut impl BatchInsert,
+    health: &WriterHealth,
+    committed: bool,
+    is_probe: bool,
+) {
     if !committed {
         writer.reset().await;
+        health.record(false);
+    } else if is_probe {
+        health.record(true);
     }
-    health.record(committed);
 }
 
 /// Answers every insert of a batch: its sequence number, a duplicate, or the batch's error.
