@@ -10,7 +10,7 @@
 //!
 //! One file per section: [`stripe`], [`routes`] (`[route]`, `[[receivers]]`,
 //! `[routing]`), [`slack`], [`discord`], [`telegram`], [`delivery`],
-//! [`actions`] (`[roles]`, `[actions]`, `[interactions]`); [`validate`]
+//! [`actions`] (`[roles]`, `[actions]`, `[interactions]`); `validate`
 //! puts them together, [`sources`] resolves secrets, [`locate`] finds lines.
 
 pub mod actions;

@@ -1,6 +1,6 @@
 //! Delivery: the outbox worker that turns pending deliveries into chat
-//! messages, reliably and at the platforms' pace ([`send`] one message,
-//! [`fanout`] to Telegram subscribers, [`budget`] the pace).
+//! messages, reliably and at the platforms' pace (`send` one message,
+//! `fanout` to Telegram subscribers, [`budget`] the pace).
 //!
 //! One [`Deliverer`] runs per process. It looks for receivers whose queue
 //! has something due, takes each one's lease in the store, and runs one task
@@ -10,7 +10,7 @@
 //! `Retry-After`), or a dead letter. The head blocks the queue while it is
 //! retried, so every destination gets its messages in order. When the
 //! backlog is more than the budget can deliver within `fold_after`, it is
-//! folded into one digest (see [`digest`]).
+//! folded into one digest (see `render::digest`).
 //!
 //! The rule is *send first, then mark as sent*. A crash between the two
 //! sends that message again after the lease expires; Discord's `nonce`

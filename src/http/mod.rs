@@ -1,7 +1,7 @@
 //! The HTTP surface: Stripe webhooks, the interaction endpoints, health,
 //! readiness and metrics.
 //!
-//! [`router`] builds the axum app from an [`AppState`]; [`serve`] runs it on
+//! [`router`] builds the axum app from an [`AppState`]; [`serve()`] runs it on
 //! a listener the caller bound (port 0 in tests) until the caller's shutdown
 //! future resolves, then stops accepting and lets in-flight requests finish.
 
@@ -92,7 +92,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves `router(state)` on `listener` until `shutdown` resolves, then
-/// drains, under the `[server]` limits (see [`serve`]).
+/// drains, under the `[server]` limits (see the [`mod@serve`] module).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,

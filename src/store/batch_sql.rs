@@ -1,6 +1,6 @@
 //! The SQL of the writer's batches, in either backend's placeholder syntax:
 //! the multi-row inserts of events and deliveries, the routing mark, and the
-//! [`impl_batch_insert`] macro that runs them in one transaction per batch.
+//! `impl_batch_insert` macro that runs them in one transaction per batch.
 
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
