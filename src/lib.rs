@@ -68,11 +68,7 @@ pub use http::AppState;
 
 /// Opens the store (migrating it) and builds the shared state for a config.
 pub async fn build_state(config: Config) -> Result<AppState, store::StoreError> {
-    let store = store::open(&config.storage.url, config.storage.max_connections).await?;
-    Ok(AppState::new(
-        Arc::new(config::LiveConfig::new(config, "")),
-        store,
-    ))
+    open_state(config, "").await
 }
 
 /// [`build_state`] for a config read from `path` (its text is `text`): the
@@ -83,16 +79,23 @@ pub async fn build_state_from_file(
     text: &str,
     env: config::Environment,
 ) -> Result<AppState, store::StoreError> {
-    let store = store::open(&config.storage.url, config.storage.max_connections).await?;
-    let live = Arc::new(config::LiveConfig::new(config, text));
-    let mut state = AppState::new(live.clone(), store);
+    let mut state = open_state(config, text).await?;
     state.reloader = Some(Arc::new(config::Reloader::new(
         path.to_owned(),
         env,
-        live,
+        state.live.clone(),
         state.metrics.clone(),
     )));
     Ok(state)
+}
+
+/// The store, and the state of a config whose file text is `text` (for its hash).
+async fn open_state(config: Config, text: &str) -> Result<AppState, store::StoreError> {
+    let store = store::open(&config.storage.url, config.storage.max_connections).await?;
+    Ok(AppState::new(
+        Arc::new(config::LiveConfig::new(config, text)),
+        store,
+    ))
 }
 
 /// Runs the service on `listener` until `shutdown` resolves: the HTTP server,

@@ -64,20 +64,25 @@ impl Checked {
 struct Early(Option<Verdict>);
 
 impl Early {
-    /// Sends the verdict; for a refusal, returns what the press ends with:
-    /// [`ClickOutcome::Answered`] when the notice went out with the verdict.
-    fn send(&mut self, notice: Option<String>) -> Option<ClickOutcome> {
-        let sent = match self.0.take() {
-            Some(verdict) => verdict.send(notice.clone()).is_ok(),
-            None => false,
-        };
-        notice.map(|text| {
-            if sent {
-                ClickOutcome::Answered
-            } else {
-                ClickOutcome::Refused(text)
-            }
-        })
+    /// The checks passed: the press goes on.
+    fn pass(&mut self) {
+        if let Some(verdict) = self.0.take() {
+            let _ = verdict.send(None);
+        }
+    }
+
+    /// The checks refused the press: what it ends with, [`ClickOutcome::Answered`]
+    /// when the notice already went out with the verdict.
+    fn refuse(&mut self, notice: String) -> ClickOutcome {
+        let answered = self
+            .0
+            .take()
+            .is_some_and(|verdict| verdict.send(Some(notice.clone())).is_ok());
+        if answered {
+            ClickOutcome::Answered
+        } else {
+            ClickOutcome::Refused(notice)
+        }
     }
 }
 
@@ -98,16 +103,16 @@ impl Actions {
     async fn handle(
         &self,
         mut click: Click,
-        data: &str,
         native_confirm: bool,
         early: &mut Early,
     ) -> Result<ClickOutcome, StoreError> {
         // The config in use for this press: a reload applies to the next one.
         let snapshot = self.live.snapshot();
-        let press = Press::parse(data);
+        let data = std::mem::take(&mut click.token);
+        let press = Press::parse(&data);
         click.token = press.token().to_owned();
         if let Press::Cancel(token) = press {
-            early.send(None);
+            early.pass();
             self.cancel(snapshot, token).await?;
             return Ok(ClickOutcome::Cancelled);
         }
@@ -116,9 +121,9 @@ impl Actions {
         }
         let checked = match self.check(snapshot, &click).await? {
             Ok(checked) => checked,
-            Err(notice) => return Ok(early.send(Some(notice)).unwrap_or(ClickOutcome::Failed)),
+            Err(notice) => return Ok(early.refuse(notice)),
         };
-        early.send(None);
+        early.pass();
         if let Press::Button(_) = press {
             if is_picker(&checked) {
                 self.update_card(&checked, CardState::Picking).await;
@@ -272,12 +277,11 @@ impl ClickHandler for Actions {
     async fn press(
         &self,
         click: Click,
-        data: String,
         native_confirm: bool,
         verdict: Option<Verdict>,
     ) -> ClickOutcome {
         let mut early = Early(verdict);
-        match self.handle(click, &data, native_confirm, &mut early).await {
+        match self.handle(click, native_confirm, &mut early).await {
             Ok(outcome) => outcome,
             Err(error) => {
                 tracing::error!(error = %crate::telemetry::chain(&error), "click failed on a store error");

@@ -24,7 +24,8 @@ pub struct Click {
     pub mention: String,
     /// Platform role ids they hold (Discord roles; empty elsewhere).
     pub platform_roles: Vec<String>,
-    /// The token the button carried.
+    /// What the button carried: its token, perhaps behind a confirm,
+    /// cancel or pick prefix ([`Press`]); the bare token once parsed.
     pub token: String,
     /// For "Assign…": which of `[interactions] assignees` was picked.
     pub pick: Option<usize>,
@@ -139,7 +140,7 @@ pub struct ChatCommand {
 /// Acts on presses and commands; implemented by the actions service.
 #[async_trait]
 pub trait ClickHandler: Send + Sync {
-    /// Handles one press whose button payload is `data`. `native_confirm`
+    /// Handles one press (its button payload is `click.token`). `native_confirm`
     /// means the platform already asked (Slack's confirm dialog). When
     /// `verdict` is given, the outcome of the checks is sent on it as soon
     /// as they are done (the action runs after), so that a platform with a
@@ -147,7 +148,6 @@ pub trait ClickHandler: Send + Sync {
     async fn press(
         &self,
         click: Click,
-        data: String,
         native_confirm: bool,
         verdict: Option<Verdict>,
     ) -> ClickOutcome;

@@ -6,8 +6,10 @@
 //! reads `bot.toml` and the template folders again, validates all of it
 //! first, and swaps the whole [`Snapshot`] at once only if everything is
 //! valid; otherwise the running config stays, and every error is reported
-//! with its key path. Settings that cannot change while running
-//! ([`RESTART_ONLY`]) keep their old values and are reported as needing a restart.
+//! with its key path. Settings that cannot change while running (the
+//! listener, the store, the chat platforms' credentials and listeners, the
+//! Stripe API host: see `keep_restart_only`) keep their old values and are
+//! reported as needing a restart.
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -18,17 +20,6 @@ use sha2::{Digest, Sha256};
 use super::{Config, Environment, LoadError, load_str};
 use crate::render::Templates;
 use crate::telemetry::Metrics;
-
-/// The sections that apply only at start: the listener, the store, the chat
-/// platforms' credentials and listeners, and the Stripe API host.
-pub const RESTART_ONLY: &[&str] = &[
-    "server",
-    "storage",
-    "slack",
-    "discord",
-    "telegram (except topics)",
-    "stripe.api_base_url",
-];
 
 /// One loaded configuration: the config, its templates, and where it came from.
 #[derive(Debug)]
@@ -207,13 +198,8 @@ impl Reloader {
 /// Compiles every override template a config uses, so that a broken one
 /// refuses the reload instead of failing cards later.
 fn check_templates(templates: &Templates, config: &Config) -> Vec<String> {
-    let folders = config
-        .receivers
-        .values()
-        .filter_map(|r| r.templates.clone())
-        .chain(config.templates_dir.clone());
     let mut errors = Vec::new();
-    for folder in folders {
+    for folder in override_folders(config) {
         let Ok(entries) = std::fs::read_dir(&folder) else {
             continue;
         };
@@ -230,50 +216,57 @@ fn check_templates(templates: &Templates, config: &Config) -> Vec<String> {
     errors
 }
 
-/// The new config with the running values of every restart-only setting,
-/// and the names of those that differ.
-fn keep_restart_only(running: &Config, mut new: Config) -> (Config, Vec<String>) {
-    let mut changed = Vec::new();
-    let mut keep = |name: &str, differs: bool| {
-        if differs {
-            changed.push(format!("{name}: needs a restart"));
-        }
+/// The new config with the running values of every restart-only setting
+/// (Telegram's topics apply live, the rest of `[telegram]` does not), and
+/// the names of the sections whose values were kept.
+fn keep_restart_only(running: &Config, new: Config) -> (Config, Vec<String>) {
+    let kept = Config {
+        server: running.server.clone(),
+        storage: running.storage.clone(),
+        slack: running.slack.clone(),
+        discord: running.discord.clone(),
+        telegram: super::TelegramConfig {
+            topics: new.telegram.topics.clone(),
+            ..running.telegram.clone()
+        },
+        stripe: super::StripeConfig {
+            api_base_url: running.stripe.api_base_url.clone(),
+            ..new.stripe.clone()
+        },
+        ..new.clone()
     };
-    keep("server", running.server != new.server);
-    keep("storage", running.storage != new.storage);
-    keep("slack", running.slack != new.slack);
-    keep("discord", running.discord != new.discord);
-    let telegram_differs = super::TelegramConfig {
-        topics: running.telegram.topics.clone(),
-        ..new.telegram.clone()
-    } != running.telegram;
-    keep("telegram", telegram_differs);
-    keep(
-        "stripe.api_base_url",
-        running.stripe.api_base_url != new.stripe.api_base_url,
-    );
-    new.server = running.server.clone();
-    new.storage = running.storage.clone();
-    new.slack = running.slack.clone();
-    new.discord = running.discord.clone();
-    new.telegram = super::TelegramConfig {
-        topics: new.telegram.topics,
-        ..running.telegram.clone()
-    };
-    new.stripe.api_base_url = running.stripe.api_base_url.clone();
-    (new, changed)
+    let changed = [
+        ("server", kept.server != new.server),
+        ("storage", kept.storage != new.storage),
+        ("slack", kept.slack != new.slack),
+        ("discord", kept.discord != new.discord),
+        ("telegram", kept.telegram != new.telegram),
+        (
+            "stripe.api_base_url",
+            kept.stripe.api_base_url != new.stripe.api_base_url,
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, differs)| *differs)
+    .map(|(name, _)| format!("{name}: needs a restart"))
+    .collect();
+    (kept, changed)
+}
+
+/// The template folders a config overrides templates from.
+fn override_folders(config: &Config) -> impl Iterator<Item = PathBuf> + '_ {
+    config
+        .receivers
+        .values()
+        .filter_map(|r| r.templates.clone())
+        .chain(config.templates_dir.clone())
 }
 
 /// SHA-256 over the file and every override template file, shortened.
 fn hash(text: &str, config: &Config) -> String {
     let mut digest = Sha256::new();
     digest.update(text.as_bytes());
-    let folders = config
-        .receivers
-        .values()
-        .filter_map(|r| r.templates.clone())
-        .chain(config.templates_dir.clone());
-    for folder in folders {
+    for folder in override_folders(config) {
         let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
             .into_iter()
             .flatten()

@@ -65,9 +65,10 @@ pub struct Deliverer {
     store: Arc<dyn Store>,
     chats: Arc<Chats>,
     buttons: Arc<dyn Buttons>,
-    /// Rebuilt when a reload changes `[delivery]`; kept otherwise, so that a
+    /// The budgets and the config generation they were checked against:
+    /// rebuilt when a reload changes `[delivery]`, kept otherwise, so that a
     /// reload does not reset anyone's pace.
-    budgets: Mutex<Arc<Budgets>>,
+    budgets: Mutex<(u64, Arc<Budgets>)>,
     metrics: Arc<Metrics>,
     owner: String,
     /// Receivers whose queue a task of this process is sending.
@@ -90,9 +91,10 @@ impl Deliverer {
             std::process::id(),
             rand::thread_rng().r#gen::<u32>()
         );
-        let budgets = Budgets::new(live.get().delivery.clone());
+        let snapshot = live.snapshot();
+        let budgets = Budgets::new(snapshot.config.delivery.clone());
         Self {
-            budgets: Mutex::new(Arc::new(budgets)),
+            budgets: Mutex::new((snapshot.generation, Arc::new(budgets))),
             live,
             store,
             chats,
@@ -297,10 +299,14 @@ impl Deliverer {
     /// The budgets of a snapshot's `[delivery]`, rebuilt only when it changed.
     fn budgets(&self, snapshot: &Snapshot) -> Arc<Budgets> {
         let mut budgets = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
-        if budgets.config() != &snapshot.config.delivery {
-            *budgets = Arc::new(Budgets::new(snapshot.config.delivery.clone()));
+        let (generation, current) = &mut *budgets;
+        if *generation != snapshot.generation {
+            *generation = snapshot.generation;
+            if current.config() != &snapshot.config.delivery {
+                *current = Arc::new(Budgets::new(snapshot.config.delivery.clone()));
+            }
         }
-        budgets.clone()
+        current.clone()
     }
 }
 

@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 
 use super::AppState;
 use crate::store::StoreError;
-use crate::store::group_commit::PROBE;
 
 /// Always 200 while the process serves HTTP.
 pub async fn healthz() -> &'static str {
@@ -21,9 +20,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str)
         Err(error) => {
             tracing::warn!(error = %crate::telemetry::chain(&error), "readiness check failed");
             let body = match error {
-                StoreError::Database { operation, .. } if operation == PROBE => {
-                    "store cannot commit\n"
-                }
+                StoreError::CannotCommit(_) => "store cannot commit\n",
                 _ => "store unreachable\n",
             };
             (StatusCode::SERVICE_UNAVAILABLE, body)

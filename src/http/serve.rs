@@ -270,12 +270,16 @@ impl AsyncWrite for Watched {
 }
 
 /// Why a request body did not arrive in time.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, Copy, thiserror::Error)]
 #[error("the request body did not arrive within {} ([server] request_body_timeout)", humantime::format_duration(*.0))]
 pub struct BodyTimeout(pub Duration);
 
 /// Middleware: a request's whole body must arrive within `timeout`.
 pub async fn body_deadline(timeout: Duration, request: Request, next: Next) -> Response {
+    // A request without a body (GET /healthz, /metrics) needs no timer.
+    if http_body::Body::is_end_stream(request.body()) {
+        return next.run(request).await;
+    }
     let (parts, body) = request.into_parts();
     let deadline = Deadline {
         inner: body,

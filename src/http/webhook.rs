@@ -33,8 +33,8 @@ pub enum WebhookError {
     #[error("could not read the request body")]
     Unreadable(#[source] axum::Error),
     /// The body did not arrive within `[server] request_body_timeout`.
-    #[error("the request body did not arrive within {} ([server] request_body_timeout)", humantime::format_duration(*.0))]
-    SlowBody(std::time::Duration),
+    #[error(transparent)]
+    SlowBody(BodyTimeout),
     /// The signature check failed.
     #[error(transparent)]
     Signature(#[from] signature::SignatureError),
@@ -188,11 +188,11 @@ fn verify(
 }
 
 /// The deadline that ended a body read, wherever it sits in the error's causes.
-fn body_timeout(error: &(dyn std::error::Error + 'static)) -> Option<std::time::Duration> {
+fn body_timeout(error: &(dyn std::error::Error + 'static)) -> Option<BodyTimeout> {
     let mut cause = Some(error);
     while let Some(error) = cause {
         if let Some(timeout) = error.downcast_ref::<BodyTimeout>() {
-            return Some(timeout.0);
+            return Some(*timeout);
         }
         cause = error.source();
     }

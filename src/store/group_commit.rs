@@ -39,9 +39,6 @@ use super::{Inserted, NewDelivery, NewEvent, StoreError};
 /// The size of a probe write: a large Stripe event (invoices with many lines).
 pub const PROBE_BYTES: usize = 16 * 1024;
 
-/// The operation of a failed probe write, as `/readyz` reports it.
-pub const PROBE: &str = "proving the store can commit";
-
 /// Most inserts committed together.
 pub const MAX_BATCH: usize = 512;
 
@@ -243,7 +240,7 @@ async fn run(
         for (at, reply) in probes.drain(..) {
             let outcome = writer.probe(at).await;
             settle(&mut writer, &health, outcome.is_ok(), true).await;
-            let _ = reply.send(outcome.map_err(StoreError::db(PROBE)));
+            let _ = reply.send(outcome.map_err(StoreError::CannotCommit));
         }
     }
 }

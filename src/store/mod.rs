@@ -160,6 +160,10 @@ pub enum StoreError {
     /// The storage URL cannot be used.
     #[error("storage url: {0}")]
     Url(String),
+    /// A probe write failed: the store cannot commit (a full disk, a read-only
+    /// file system), so `/readyz` answers 503 until one commits.
+    #[error("the store cannot commit")]
+    CannotCommit(#[source] sqlx::Error),
     /// The writer task stopped (the process is shutting down).
     #[error("the store's writer has stopped")]
     WriterGone,

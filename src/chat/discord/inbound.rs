@@ -124,11 +124,10 @@ pub async fn component(
         .collect();
     let data = interaction["data"]["custom_id"]
         .as_str()
-        .unwrap_or_default()
-        .to_owned();
+        .unwrap_or_default();
     let click = Click {
         platform_roles: roles,
-        ..Click::new(Platform::Discord, &user_id, &handle, &data)
+        ..Click::new(Platform::Discord, &user_id, &handle, data)
     };
     let followup = Followup {
         http: followup_http(config),
@@ -142,7 +141,7 @@ pub async fn component(
     // privately; otherwise the press is acknowledged and goes on after.
     let (verdict, checked) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
-        let notice = match handler.press(click, data, false, Some(verdict)).await {
+        let notice = match handler.press(click, false, Some(verdict)).await {
             ClickOutcome::Done(_)
             | ClickOutcome::Asked
             | ClickOutcome::Cancelled

@@ -101,8 +101,7 @@ pub fn clicks(payload: &Value) -> (Vec<Click>, Option<String>) {
 /// Runs a click after the acknowledgement; a notice goes to `response_url`.
 pub async fn run_click(handler: Arc<dyn ClickHandler>, click: Click, response_url: Option<String>) {
     // Slack's own confirm dialog already asked; "Assign…" still picks on the card.
-    let data = click.token.clone();
-    let notice = match handler.press(click, data, true, None).await {
+    let notice = match handler.press(click, true, None).await {
         ClickOutcome::Done(_)
         | ClickOutcome::Asked
         | ClickOutcome::Cancelled

@@ -89,7 +89,7 @@ pub async fn handle_update(handler: &dyn ClickHandler, bot: &teloxide::Bot, upda
         .or(query["from"]["first_name"].as_str())
         .map_or_else(|| user.to_string(), str::to_owned);
     let click = Click::new(Platform::Telegram, &user.to_string(), &handle, data);
-    let answer = match handler.press(click, data.to_owned(), false, None).await {
+    let answer = match handler.press(click, false, None).await {
         ClickOutcome::Done(outcome) => (outcome, false),
         ClickOutcome::Asked => ("Choose on the card.".to_owned(), false),
         ClickOutcome::Cancelled => ("Cancelled; nothing was done.".to_owned(), false),
