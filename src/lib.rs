@@ -135,6 +135,7 @@ pub async fn run_with(
         state.store.clone(),
         state.pipeline_wake.clone(),
         state.delivery_wake.clone(),
+        state.metrics.clone(),
         stopped.clone(),
     ));
     let chats = Arc::new(chats);

@@ -1,5 +1,6 @@
 //! The pipeline: every stored event is routed once, to one pending delivery
-//! per receiver it reaches.
+//! per receiver it reaches, with its case key (which Stripe object's card it
+//! edits) and any silence that holds it back.
 //!
 //! It runs beside the HTTP server, never on the request path. The webhook
 //! handler wakes it after each newly committed event; a one-second tick and
@@ -15,7 +16,10 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
 use crate::config::{Config, LiveConfig};
-use crate::store::{NewDelivery, Store, StoreError, StoredEvent};
+use crate::event::case::case_ids;
+use crate::routing::Silences;
+use crate::store::{NewDelivery, Routed, Store, StoreError, StoredEvent};
+use crate::telemetry::Metrics;
 
 /// Events routed per store round trip.
 const BATCH: u32 = 200;
@@ -23,46 +27,87 @@ const BATCH: u32 = 200;
 /// How often the pipeline looks for unrouted events when nothing woke it.
 const TICK: Duration = Duration::from_secs(1);
 
-/// The deliveries one stored event needs.
-pub fn deliveries_for(config: &Config, stored: &StoredEvent) -> Vec<NewDelivery> {
-    let deliveries: Vec<NewDelivery> = match stored.view() {
-        Ok(view) => config
-            .router
-            .route(&view)
-            .into_iter()
-            .map(|found| NewDelivery {
-                receiver: found.receiver,
-                route: found.route,
-            })
-            .collect(),
+/// The routing of one stored event: its case ids and its deliveries, each
+/// held back by the first active silence that matches it (stored as
+/// `silenced`, never posted) and grouped by its route's `group_by`.
+pub fn routing_for(
+    config: &Config,
+    silences: &Silences,
+    stored: &StoredEvent,
+    now_ms: i64,
+) -> Routed {
+    let view = match stored.view() {
+        Ok(view) => view,
         Err(error) => {
             // Cannot happen for an event that passed ingest; recorded as routed to nobody, not retried forever.
             tracing::warn!(event_id = %stored.event.event_id, error = %error, "event has no view; not delivered");
-            Vec::new()
+            return Routed {
+                seq: stored.seq,
+                case_ids: Vec::new(),
+                deliveries: Vec::new(),
+            };
         }
     };
+    let case_ids = case_ids(&view);
+    let silenced_by = silences.silencing(&view, &case_ids);
+    let deliveries: Vec<NewDelivery> = config
+        .router
+        .route(&view)
+        .into_iter()
+        .map(|found| {
+            let mut delivery = NewDelivery::new(found.receiver, found.route);
+            if let Some(grouping) = &found.grouping {
+                delivery.group = Some(grouping.key(&delivery.route, &view, &case_ids));
+                delivery.not_before_ms = now_ms + grouping.wait.as_millis() as i64;
+            }
+            delivery.silenced_by = silenced_by;
+            delivery
+        })
+        .collect();
     let receivers: Vec<&str> = deliveries.iter().map(|d| d.receiver.as_str()).collect();
-    tracing::debug!(event_id = %stored.event.event_id, event_type = %stored.event.event_type, receivers = ?receivers, "event routed");
-    deliveries
+    tracing::debug!(event_id = %stored.event.event_id, event_type = %stored.event.event_type, receivers = ?receivers, silenced_by, "event routed");
+    Routed {
+        seq: stored.seq,
+        case_ids,
+        deliveries,
+    }
 }
 
-/// Routes every unrouted event now, one transaction per batch; returns how many were routed.
-pub async fn route_pending(config: &Config, store: &dyn Store) -> Result<usize, StoreError> {
-    let mut routed = 0;
+/// Routes every unrouted event now, one transaction per batch; returns how
+/// many were routed and how many of their deliveries a silence held back.
+pub async fn route_pending(config: &Config, store: &dyn Store) -> Result<(usize, u64), StoreError> {
+    let (mut routed, mut silenced) = (0, 0);
+    let mut silences: Option<Silences> = None;
     loop {
         let events = store.unrouted_events(BATCH).await?;
-        let decided: Vec<(i64, Vec<NewDelivery>)> = events
-            .iter()
-            .map(|e| (e.seq, deliveries_for(config, e)))
-            .collect();
-        if !decided.is_empty() {
-            store
-                .record_routing(decided, crate::store::now_ms())
-                .await?;
+        if events.is_empty() {
+            return Ok((routed, silenced));
         }
+        let now = crate::store::now_ms();
+        // The silences in force now, read once per pass (shared by every replica).
+        if silences.is_none() {
+            let active = store.silences(false, now).await?;
+            silences = Some(Silences::new(
+                active
+                    .into_iter()
+                    .filter(|s| s.is_active(now))
+                    .map(|s| (s.id, s.silence.matchers)),
+            ));
+        }
+        let Some(active) = &silences else { continue };
+        let decided: Vec<Routed> = events
+            .iter()
+            .map(|e| routing_for(config, active, e, now))
+            .collect();
+        silenced += decided
+            .iter()
+            .flat_map(|r| &r.deliveries)
+            .filter(|d| d.silenced_by.is_some())
+            .count() as u64;
+        store.record_routing(decided, now).await?;
         routed += events.len();
         if events.len() < BATCH as usize {
-            return Ok(routed);
+            return Ok((routed, silenced));
         }
     }
 }
@@ -74,13 +119,17 @@ pub async fn run(
     store: Arc<dyn Store>,
     wake: Arc<Notify>,
     delivered: Arc<Notify>,
+    metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
         // The routes in use now: a reload applies to the next event.
         match route_pending(&live.get(), store.as_ref()).await {
-            Ok(0) => {}
-            Ok(_) => delivered.notify_one(),
+            Ok((0, _)) => {}
+            Ok((_, silenced)) => {
+                metrics.silenced(silenced);
+                delivered.notify_one();
+            }
             Err(error) => {
                 tracing::error!(error = %crate::telemetry::chain(&error), "routing failed; retrying")
             }

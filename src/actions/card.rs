@@ -83,6 +83,7 @@ impl Actions {
             card: &card,
             idempotency_key: format!("edit-{}", token.token),
             reply_to: None,
+            linked: false,
         };
         if let Err(error) = chat.edit(&reference, &message).await {
             tracing::warn!(receiver = %receiver.name, error = %error, "cannot update the card");

@@ -69,8 +69,14 @@ pub struct Outbound<'a> {
     pub payload: Value,
     /// Stable across retries of the same message (Discord's `nonce`).
     pub idempotency_key: String,
-    /// Post as a reply in this message's thread.
+    /// Post in this message's thread (a Slack thread, a Discord thread on
+    /// the message, a Telegram reply); with `linked`, post at the top level
+    /// instead, linking that message.
     pub reply_to: Option<MessageRef>,
+    /// With `reply_to`: a new top-level message that links the old one (a
+    /// Slack thread reply also sent to the channel, a Discord or Telegram
+    /// reply), not a line in its thread.
+    pub linked: bool,
 }
 
 /// Why a send failed, as far as retrying is concerned.
@@ -96,10 +102,16 @@ pub enum SendError {
 /// A chat platform the outbox can post to.
 #[async_trait]
 pub trait Chat: Send + Sync {
-    /// Whether a post with `reply_to` lands in that message's thread (Slack
-    /// with a bot token); elsewhere a digest links its items instead.
+    /// Whether a post with `reply_to` lands in that message's thread or as
+    /// a reply to it (Slack with a bot token, Discord, Telegram); elsewhere
+    /// a digest lists its items instead.
     fn threads(&self) -> bool {
         false
+    }
+
+    /// Whether messages it posts can be edited later (living cases need it).
+    fn edits(&self) -> bool {
+        self.threads()
     }
 
     /// Posts a new message; returns where it lives.

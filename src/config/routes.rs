@@ -10,7 +10,7 @@ use super::KeyPath;
 use crate::event::Threshold;
 use crate::event::money::Currency;
 use crate::redact::RedactionPolicy;
-use crate::routing::{Matchers, Route, Router};
+use crate::routing::{DROP_RECEIVER, Grouping, Label, Matchers, Route, Router};
 
 use super::receivers::validate_receivers;
 pub use super::receivers::{Receiver, ReceiverFile};
@@ -38,6 +38,17 @@ pub struct RouteFile {
     /// Keep trying the next siblings after this route matched.
     #[serde(rename = "continue")]
     pub continue_matching: bool,
+    /// Labels whose values make a group that shares one card, e.g.
+    /// `["type", "customer"]` (see `routing::labels::LABELS`). Inherited by child routes.
+    pub group_by: Vec<String>,
+    /// How long the first event of a group waits for more before its card is
+    /// posted, e.g. `"30s"` (default 30 s with `group_by`).
+    #[serde(with = "humantime_serde")]
+    pub group_wait: Option<std::time::Duration>,
+    /// How long after a group's card changed its next change waits, e.g.
+    /// `"5m"` (default 5 min with `group_by`).
+    #[serde(with = "humantime_serde")]
+    pub group_interval: Option<std::time::Duration>,
     /// Child routes.
     pub routes: Vec<RouteFile>,
 }
@@ -91,6 +102,7 @@ pub(super) fn validate(
         route,
         root_path.clone(),
         &root_receiver,
+        None,
         &validated,
         accounts,
         &mut errors,
@@ -174,6 +186,7 @@ fn build_route(
     route: &RouteFile,
     path: KeyPath,
     inherited: &str,
+    inherited_grouping: Option<&Grouping>,
     receivers: &BTreeMap<String, Receiver>,
     accounts: &[&str],
     errors: &mut Vec<(KeyPath, String)>,
@@ -184,6 +197,7 @@ fn build_route(
         .clone()
         .unwrap_or_else(|| inherited.to_owned());
     if let Some(name) = &route.receiver
+        && name != DROP_RECEIVER
         && !receivers.contains_key(name)
     {
         errors.push((
@@ -192,6 +206,7 @@ fn build_route(
         ));
     }
     let matchers = matchers_of(route, &path, accounts, errors);
+    let grouping = grouping_of(route, &path, errors).or_else(|| inherited_grouping.cloned());
     let mut children: Vec<Route> = Vec::new();
     let mut catch_all: Option<String> = None;
     for (index, child) in route.routes.iter().enumerate() {
@@ -200,6 +215,7 @@ fn build_route(
             child,
             child_path.clone(),
             &receiver,
+            grouping.as_ref(),
             receivers,
             accounts,
             errors,
@@ -224,9 +240,46 @@ fn build_route(
         receiver,
         matchers,
         continue_matching: route.continue_matching,
+        grouping,
         routes: children,
     }
 }
+
+/// A route's own `group_by`, `group_wait` and `group_interval`.
+fn grouping_of(
+    route: &RouteFile,
+    path: &KeyPath,
+    errors: &mut Vec<(KeyPath, String)>,
+) -> Option<Grouping> {
+    if route.group_by.is_empty() {
+        for (key, set) in [
+            ("group_wait", route.group_wait.is_some()),
+            ("group_interval", route.group_interval.is_some()),
+        ] {
+            if set {
+                errors.push((path.key(key), "has no effect without group_by".to_owned()));
+            }
+        }
+        return None;
+    }
+    let mut by = Vec::new();
+    for (index, name) in route.group_by.iter().enumerate() {
+        match Label::parse(name) {
+            Ok(label) => by.push(label),
+            Err(error) => errors.push((path.key("group_by").index(index), error)),
+        }
+    }
+    Some(Grouping {
+        by,
+        wait: route.group_wait.unwrap_or(DEFAULT_GROUP_WAIT),
+        interval: route.group_interval.unwrap_or(DEFAULT_GROUP_INTERVAL),
+    })
+}
+
+/// `group_wait` when unset: Alertmanager's default.
+pub const DEFAULT_GROUP_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// `group_interval` when unset: Alertmanager's default.
+pub const DEFAULT_GROUP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
 
 #[cfg(test)]
 #[path = "routes_tests.rs"]

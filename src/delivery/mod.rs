@@ -19,6 +19,7 @@
 //! receiver's queue at once, because only the lease holder sends.
 
 pub mod budget;
+mod case;
 mod fanout;
 mod send;
 
@@ -255,7 +256,7 @@ impl Deliverer {
                 .budgets(&snapshot)
                 .for_destination(&receiver.destination);
             let lease = snapshot.config.delivery.lease;
-            let Some(item) = self.store.next_in_queue(receiver_name).await? else {
+            let Some(item) = self.store.next_in_queue(receiver_name, now_ms()).await? else {
                 return Ok(());
             };
             let wait = item.next_attempt_at_ms - now_ms();
@@ -285,12 +286,8 @@ impl Deliverer {
                     continue;
                 }
             }
-            if let Some(budget) = &budget {
-                tokio::select! {
-                    () = budget.acquire() => {}
-                    _ = stop.changed() => return Ok(()),
-                }
-            }
+            // The budget is taken in `send`, right before each call to the
+            // platform, so that the work before a call never bunches two up.
             self.send(&snapshot, receiver, budget.as_ref(), item)
                 .await?;
         }

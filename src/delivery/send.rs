@@ -32,16 +32,29 @@ impl Deliverer {
                 .await?;
             return Ok(());
         };
+        // A card of a case on a destination that can edit: the case decides.
+        if let (Some(case_key), OutboxKey::Delivery(_)) = (item.case_key.clone(), item.key)
+            && chat.edits()
+            && !is_fan_out(&receiver.destination)
+        {
+            return self
+                .send_case(snapshot, receiver, budget, &chat, item, &case_key)
+                .await;
+        }
         let Some((card, idempotency_key)) =
             self.card(snapshot, receiver, budget, &chat, &item).await?
         else {
             return Ok(());
         };
+        if let Some(budget) = budget {
+            budget.acquire().await;
+        }
         let message = Outbound {
             payload: crate::chat::render(receiver.destination.platform(), &card),
             card: &card,
             idempotency_key,
             reply_to: item.reply_to.as_deref().and_then(MessageRef::from_json),
+            linked: false,
         };
         let outcome = match (&receiver.destination, item.key) {
             (Destination::Telegram(target), OutboxKey::Delivery(delivery_id))
@@ -150,7 +163,7 @@ impl Deliverer {
 
     /// Records the outcome of a send: sent (with the message reference),
     /// a 429 waited out, a retry with backoff, or a dead letter.
-    async fn record(
+    pub(super) async fn record(
         &self,
         snapshot: &Snapshot,
         receiver: &Receiver,
@@ -218,4 +231,10 @@ impl Deliverer {
         }
         Ok(())
     }
+}
+
+/// Whether a destination is a Telegram topic sent to each subscriber (one
+/// message per subscriber: those cards are not edited as one case).
+fn is_fan_out(destination: &Destination) -> bool {
+    matches!(destination, Destination::Telegram(target) if target.chat_id.is_none())
 }

@@ -1,6 +1,8 @@
 //! The domain view of a Stripe event: its typed [`view`], money in real
-//! minor units (and thresholds on it), Dashboard links, and account names.
+//! minor units (and thresholds on it), Dashboard links, account names, and
+//! the [`case`] an event belongs to (its correlation keys and state).
 
+pub mod case;
 pub mod facts;
 pub mod links;
 pub mod money;

@@ -64,6 +64,9 @@ pub struct EventView {
     pub dashboard_url: Option<String>,
     /// The event's page in the Stripe Dashboard.
     pub event_url: Option<String>,
+    /// Ids of the objects this one belongs with (its invoice, payment
+    /// intent, charge), which join it to their case (see [`super::case`]).
+    pub related: Vec<String>,
 }
 
 /// Why a stored payload has no view.
@@ -133,6 +136,7 @@ impl EventView {
                 .and_then(Value::as_object)
                 .map(|changed| changed.keys().cloned().collect())
                 .unwrap_or_default(),
+            related: related_ids(object),
             connect_account,
             event_type,
         };
@@ -229,6 +233,32 @@ impl EventView {
         }
         Ok(view)
     }
+}
+
+/// The ids of the invoice, payment intent and charge an object names, in
+/// any API version (Basil moved an invoice's payments under `payments`).
+fn related_ids(object: &Value) -> Vec<String> {
+    const POINTERS: [&str; 8] = [
+        "/invoice",
+        "/payment_intent",
+        "/charge",
+        "/latest_charge",
+        "/payments/data/0/payment/payment_intent",
+        "/payments/data/0/payment/charge",
+        "/payment_intent/id",
+        "/charge/id",
+    ];
+    let own = text(object, "/id");
+    let mut ids: Vec<String> = Vec::new();
+    for pointer in POINTERS {
+        if let Some(id) = text(object, pointer)
+            && own.as_deref() != Some(id.as_str())
+            && !ids.contains(&id)
+        {
+            ids.push(id);
+        }
+    }
+    ids
 }
 
 #[cfg(test)]

@@ -21,8 +21,21 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
     response
 }
 
-/// `GET /metrics`.
+/// `GET /metrics`. The silences in force and the silenced deliveries are
+/// read from the store, so every replica reports the same ones.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let now = crate::store::now_ms();
+    if let (Ok(active), Ok(stored)) = (
+        state.store.silences(false, now).await,
+        state.store.silenced_counts().await,
+    ) {
+        let active: Vec<(i64, String)> = active
+            .iter()
+            .filter(|s| s.is_active(now))
+            .map(|s| (s.id, s.silence.matchers.join(",")))
+            .collect();
+        state.metrics.silences(&active, &stored);
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -8,7 +8,13 @@
 //! delivers to its own receiver, inherited from its parent when unset.
 //!
 //! The tree is built and checked from `bot.toml` by `config::routes`; this
-//! module only walks it.
+//! module only walks it. A route to the receiver `none` drops what it
+//! matches. [`labels`] holds the `label=value` matchers of silences and the
+//! `group_by` of routes.
+
+pub mod labels;
+
+pub use labels::{DROP_RECEIVER, Grouping, Label, Matcher, Silences};
 
 use std::collections::BTreeMap;
 
@@ -28,6 +34,8 @@ pub struct Route {
     pub matchers: Matchers,
     /// Keep trying the next siblings after this route matched.
     pub continue_matching: bool,
+    /// `group_by`: the events of a group share one card (inherited by children).
+    pub grouping: Option<Grouping>,
     /// Child routes, tried in order.
     pub routes: Vec<Route>,
 }
@@ -65,6 +73,9 @@ pub struct Match {
     pub receiver: String,
     /// The route that delivered it, e.g. `route.routes[0].routes[1]`, or `route` for the default.
     pub route: String,
+    /// The route's grouping, if it groups.
+    #[serde(skip)]
+    pub grouping: Option<Grouping>,
 }
 
 /// The route tree plus what its matchers need.
@@ -107,13 +118,25 @@ impl Router {
         }
     }
 
-    /// Every receiver `event` reaches, in tree order, each once.
+    /// Every receiver `event` reaches, in tree order, each once. A route to
+    /// [`DROP_RECEIVER`] stops the event there: it reaches nobody through it.
     pub fn route(&self, event: &EventView) -> Vec<Match> {
         let mut found = Vec::new();
         self.walk(&self.root, event, &mut found);
         let mut seen = std::collections::HashSet::new();
-        found.retain(|m: &Match| seen.insert(m.receiver.clone()));
+        found.retain(|m: &Match| m.receiver != DROP_RECEIVER && seen.insert(m.receiver.clone()));
         found
+    }
+
+    /// The grouping of the route at `path` (as in [`Match::route`]).
+    pub fn grouping(&self, path: &str) -> Option<&Grouping> {
+        fn find<'a>(route: &'a Route, path: &str) -> Option<&'a Route> {
+            if route.path == path {
+                return Some(route);
+            }
+            route.routes.iter().find_map(|child| find(child, path))
+        }
+        find(&self.root, path)?.grouping.as_ref()
     }
 
     fn walk(&self, route: &Route, event: &EventView, found: &mut Vec<Match>) -> bool {
@@ -133,6 +156,7 @@ impl Router {
             found.push(Match {
                 receiver: route.receiver.clone(),
                 route: route.path.clone(),
+                grouping: route.grouping.clone(),
             });
         }
         true

@@ -1,5 +1,6 @@
 //! The SQL of the writer's batches, in either backend's placeholder syntax:
-//! the multi-row inserts of events and deliveries, the routing mark, and the
+//! the multi-row inserts of events and deliveries, the case aliases of a
+//! routing batch, the routing mark, and the
 //! `impl_batch_insert` macro that runs them in one transaction per batch.
 
 use sqlx::{Database, Encode, QueryBuilder, Type};
@@ -42,18 +43,53 @@ macro_rules! impl_batch_insert {
 
             async fn record_routing(
                 &mut self,
-                routed: &[(i64, Vec<$crate::store::NewDelivery>)],
+                routed: &[$crate::store::Routed],
                 routed_at_ms: i64,
             ) -> Result<(), sqlx::Error> {
                 use $crate::store::group_commit::{
-                    DELIVERY_CHUNK, deliveries_statement, mark_routed_statement,
+                    DELIVERY_CHUNK, aliases_statement, case_events_statement, deliveries_statement,
+                    known_aliases_statement, mark_routed_statement,
                 };
-                let rows: Vec<(i64, &$crate::store::NewDelivery)> = routed
-                    .iter()
-                    .flat_map(|(seq, ds)| ds.iter().map(move |d| (*seq, d)))
-                    .collect();
-                let seqs: Vec<i64> = routed.iter().map(|(seq, _)| *seq).collect();
+                let seqs: Vec<i64> = routed.iter().map(|r| r.seq).collect();
                 let mut tx = self.begin_write().await?;
+                // Case keys: the aliases the batch's ids already have, then
+                // each event in order (events of one batch join each other).
+                let mut ids: Vec<&str> = routed
+                    .iter()
+                    .flat_map(|r| r.case_ids.iter().map(String::as_str))
+                    .collect();
+                ids.sort_unstable();
+                ids.dedup();
+                let mut known = std::collections::HashMap::new();
+                for chunk in ids.chunks(DELIVERY_CHUNK) {
+                    let rows: Vec<(String, String)> = known_aliases_statement::<$db>(chunk)
+                        .build_query_as()
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    known.extend(rows);
+                }
+                let case_ids: Vec<&[String]> = routed.iter().map(|r| r.case_ids.as_slice()).collect();
+                let (keys, added) = $crate::store::cases::resolve_case_keys(&case_ids, &mut known);
+                for chunk in added.chunks(DELIVERY_CHUNK) {
+                    aliases_statement::<$db>(chunk).build().execute(&mut *tx).await?;
+                }
+                let members: Vec<(&str, i64)> = routed
+                    .iter()
+                    .zip(&keys)
+                    .filter_map(|(r, key)| Some((key.as_deref()?, r.seq)))
+                    .collect();
+                for chunk in members.chunks(DELIVERY_CHUNK) {
+                    case_events_statement::<$db>(chunk).build().execute(&mut *tx).await?;
+                }
+                let rows: Vec<(i64, Option<&str>, &$crate::store::NewDelivery)> = routed
+                    .iter()
+                    .zip(&keys)
+                    .flat_map(|(r, key)| {
+                        r.deliveries.iter().map(move |d| {
+                            (r.seq, d.group.as_deref().or(key.as_deref()), d)
+                        })
+                    })
+                    .collect();
                 for chunk in rows.chunks(DELIVERY_CHUNK) {
                     deliveries_statement::<$db>(chunk, routed_at_ms)
                         .build()
@@ -127,28 +163,85 @@ macro_rules! impl_batch_insert {
 
 pub(crate) use impl_batch_insert;
 
-/// Rows of deliveries per INSERT statement (4 bound parameters each).
+/// Rows of deliveries per INSERT statement (8 bound parameters each).
 pub const DELIVERY_CHUNK: usize = 256;
 
-/// The multi-row INSERT of deliveries, skipping those already written.
+/// The multi-row INSERT of deliveries (each with its case key), skipping
+/// those already written. A silenced one is stored as `silenced`.
 pub fn deliveries_statement<'a, DB>(
-    rows: &'a [(i64, &'a NewDelivery)],
+    rows: &'a [(i64, Option<&'a str>, &'a NewDelivery)],
     routed_at_ms: i64,
 ) -> QueryBuilder<'a, DB>
 where
     DB: Database,
     &'a str: Encode<'a, DB> + Type<DB>,
+    Option<&'a str>: Encode<'a, DB> + Type<DB>,
+    Option<String>: Encode<'a, DB> + Type<DB>,
     i64: Encode<'a, DB> + Type<DB>,
 {
-    let mut query =
-        QueryBuilder::new("INSERT INTO deliveries (event_seq, receiver, route, created_at_ms) ");
-    query.push_values(rows.iter(), |mut row, (seq, delivery)| {
+    let mut query = QueryBuilder::new(
+        "INSERT INTO deliveries (event_seq, receiver, route, created_at_ms, case_key, status, next_attempt_at_ms, last_error) ",
+    );
+    query.push_values(rows.iter(), |mut row, (seq, case_key, delivery)| {
+        let (status, note) = match delivery.silenced_by {
+            Some(id) => ("silenced", Some(format!("silenced by silence {id}"))),
+            None => ("pending", None),
+        };
         row.push_bind(*seq)
             .push_bind(delivery.receiver.as_str())
             .push_bind(delivery.route.as_str())
-            .push_bind(routed_at_ms);
+            .push_bind(routed_at_ms)
+            .push_bind(*case_key)
+            .push_bind(status)
+            .push_bind(delivery.not_before_ms)
+            .push_bind(note);
     });
     query.push(" ON CONFLICT (event_seq, receiver) DO NOTHING");
+    query
+}
+
+/// The SELECT of the case keys some object ids already have.
+pub fn known_aliases_statement<'a, DB>(ids: &'a [&'a str]) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    &'a str: Encode<'a, DB> + Type<DB>,
+{
+    let mut query =
+        QueryBuilder::new("SELECT object_id, case_key FROM case_aliases WHERE object_id IN (");
+    let mut separated = query.separated(", ");
+    for id in ids {
+        separated.push_bind(*id);
+    }
+    query.push(")");
+    query
+}
+
+/// The multi-row INSERT of new aliases (a replica that wrote one first keeps it).
+pub fn aliases_statement<'a, DB>(rows: &'a [(String, String)]) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    &'a str: Encode<'a, DB> + Type<DB>,
+{
+    let mut query = QueryBuilder::new("INSERT INTO case_aliases (object_id, case_key) ");
+    query.push_values(rows.iter(), |mut row, (id, key)| {
+        row.push_bind(id.as_str()).push_bind(key.as_str());
+    });
+    query.push(" ON CONFLICT (object_id) DO NOTHING");
+    query
+}
+
+/// The multi-row INSERT of events into their cases.
+pub fn case_events_statement<'a, DB>(rows: &'a [(&'a str, i64)]) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    &'a str: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+{
+    let mut query = QueryBuilder::new("INSERT INTO case_events (case_key, event_seq) ");
+    query.push_values(rows.iter(), |mut row, (key, seq)| {
+        row.push_bind(*key).push_bind(*seq);
+    });
+    query.push(" ON CONFLICT (case_key, event_seq) DO NOTHING");
     query
 }
 

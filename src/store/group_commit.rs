@@ -30,11 +30,12 @@ use tokio::sync::{mpsc, oneshot};
 
 pub(crate) use super::batch_sql::impl_batch_insert;
 pub use super::batch_sql::{
-    DELIVERY_CHUNK, chunks, deliveries_statement, insert_statement, mark_routed_statement,
+    DELIVERY_CHUNK, aliases_statement, case_events_statement, chunks, deliveries_statement,
+    insert_statement, known_aliases_statement, mark_routed_statement,
 };
 pub use super::writer::{Writer, WriterHealth};
 
-use super::{Inserted, NewDelivery, NewEvent, StoreError};
+use super::{Inserted, NewEvent, Routed, StoreError};
 
 /// The size of a probe write: a large Stripe event (invoices with many lines).
 pub const PROBE_BYTES: usize = 16 * 1024;
@@ -65,7 +66,7 @@ pub trait BatchInsert: Send + 'static {
     /// (see [`super::Store::record_routing`]).
     async fn record_routing(
         &mut self,
-        routed: &[(i64, Vec<NewDelivery>)],
+        routed: &[Routed],
         routed_at_ms: i64,
     ) -> Result<(), sqlx::Error>;
 
@@ -101,11 +102,7 @@ enum Write {
     /// An event insert from the webhook path.
     Insert(NewEvent, Reply),
     /// A batch of routing decisions from the pipeline.
-    Route(
-        Vec<(i64, Vec<NewDelivery>)>,
-        i64,
-        oneshot::Sender<Result<(), StoreError>>,
-    ),
+    Route(Vec<Routed>, i64, oneshot::Sender<Result<(), StoreError>>),
     /// A message recorded as sent.
     Sent(Sent, oneshot::Sender<Result<(), StoreError>>),
     /// A write that proves the store can commit.
@@ -167,7 +164,7 @@ impl GroupCommit {
     /// Records routing decisions; resolves once they are committed.
     pub async fn record_routing(
         &self,
-        routed: Vec<(i64, Vec<NewDelivery>)>,
+        routed: Vec<Routed>,
         routed_at_ms: i64,
     ) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();

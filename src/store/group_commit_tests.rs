@@ -55,7 +55,7 @@ impl BatchInsert for FailNthCommit {
 
     async fn record_routing(
         &mut self,
-        _: &[(i64, Vec<NewDelivery>)],
+        _: &[crate::store::Routed],
         _: i64,
     ) -> Result<(), sqlx::Error> {
         Ok(())

@@ -39,6 +39,11 @@ pub const SQLITE: &[(i64, &str, &str)] = &[
         "writer_health",
         include_str!("../../migrations/sqlite/0005_writer_health.sql"),
     ),
+    (
+        6,
+        "cases",
+        include_str!("../../migrations/sqlite/0006_cases.sql"),
+    ),
 ];
 
 /// Migrations of the PostgreSQL schema: (version, description, SQL).
@@ -67,6 +72,11 @@ pub const POSTGRES: &[(i64, &str, &str)] = &[
         5,
         "writer_health",
         include_str!("../../migrations/postgres/0005_writer_health.sql"),
+    ),
+    (
+        6,
+        "cases",
+        include_str!("../../migrations/postgres/0006_cases.sql"),
     ),
 ];
 

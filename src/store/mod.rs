@@ -7,6 +7,7 @@
 //! payload is kept, because routing, rendering and replay start from it.
 
 pub mod batch_sql;
+pub mod cases;
 pub mod group_commit;
 pub mod interactions;
 pub mod migrations;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use cases::{CaseMark, CaseRow, CaseStep, Cases, NewSilence, Silence};
 pub use interactions::{ActionToken, AuditEntry, Interactions, NewToken};
 pub use outbox::{DeadLetter, Outbox, OutboxCounts, OutboxItem, OutboxKey};
 
@@ -105,6 +107,37 @@ pub struct NewDelivery {
     pub receiver: String,
     /// The route that chose it, e.g. `route.routes[1]`.
     pub route: String,
+    /// The case key of the route's `group_by`, which replaces the object's
+    /// own case (e.g. `group:route.routes[2]:customer.updated:cus_1`).
+    pub group: Option<String>,
+    /// Not before this time, Unix milliseconds (a group's `group_wait`).
+    pub not_before_ms: i64,
+    /// The silence that holds it back: stored as `silenced`, never posted.
+    pub silenced_by: Option<i64>,
+}
+
+impl NewDelivery {
+    /// A delivery to `receiver` by `route`, with no grouping or silence.
+    pub fn new(receiver: impl Into<String>, route: impl Into<String>) -> Self {
+        Self {
+            receiver: receiver.into(),
+            route: route.into(),
+            group: None,
+            not_before_ms: 0,
+            silenced_by: None,
+        }
+    }
+}
+
+/// The routing of one event: its deliveries and the ids of its case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routed {
+    /// The event.
+    pub seq: i64,
+    /// The ids its case may be known by, preferred key first (see `event::case::case_ids`).
+    pub case_ids: Vec<String>,
+    /// Where it goes.
+    pub deliveries: Vec<NewDelivery>,
 }
 
 /// A stored delivery.
@@ -222,7 +255,7 @@ pub fn now_ms() -> i64 {
 
 /// Persistent storage of events and their deliveries.
 #[async_trait]
-pub trait Store: Outbox + Interactions + Send + Sync + 'static {
+pub trait Store: Outbox + Interactions + Cases + Send + Sync + 'static {
     /// Stores an event once. Returns only after the row is durably committed.
     async fn insert_event(&self, event: NewEvent) -> Result<Inserted, StoreError>;
 
@@ -240,11 +273,12 @@ pub trait Store: Outbox + Interactions + Send + Sync + 'static {
     async fn unrouted_events(&self, limit: u32) -> Result<Vec<StoredEvent>, StoreError>;
 
     /// Records the routing of a batch of events in one transaction: for each
-    /// event its deliveries (each (event, receiver) once, even when two
-    /// replicas route it at the same time) and its `routed_at_ms`.
+    /// event its case key (resolved through `case_aliases`), its deliveries
+    /// (each (event, receiver) once, even when two replicas route it at the
+    /// same time) and its `routed_at_ms`.
     async fn record_routing(
         &self,
-        routed: Vec<(i64, Vec<NewDelivery>)>,
+        routed: Vec<Routed>,
         routed_at_ms: i64,
     ) -> Result<(), StoreError>;
 
@@ -329,7 +363,7 @@ macro_rules! impl_store {
 
             async fn record_routing(
                 &self,
-                routed: Vec<(i64, Vec<NewDelivery>)>,
+                routed: Vec<$crate::store::Routed>,
                 routed_at_ms: i64,
             ) -> Result<(), StoreError> {
                 self.writer.record_routing(routed, routed_at_ms).await

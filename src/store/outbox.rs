@@ -60,6 +60,10 @@ pub struct OutboxItem {
     pub reply_to: Option<String>,
     /// For a digest: how many events it folds.
     pub item_count: i64,
+    /// For a card: its case key (the object, or the route's group).
+    pub case_key: Option<String>,
+    /// For a card: the route that chose it.
+    pub route: Option<String>,
 }
 
 /// A message that will not be retried any more.
@@ -121,8 +125,27 @@ pub trait Outbox: Send + Sync {
     /// Gives up a lease this owner holds.
     async fn release_receiver(&self, receiver: &str, owner: &str) -> Result<(), StoreError>;
 
-    /// The head of a receiver's queue.
-    async fn next_in_queue(&self, receiver: &str) -> Result<Option<OutboxItem>, StoreError>;
+    /// The head of a receiver's queue at `now_ms`. A card that a group's
+    /// wait holds back (not tried yet, not due) does not block the cards
+    /// behind it; one being retried does, to keep the order.
+    async fn next_in_queue(
+        &self,
+        receiver: &str,
+        now_ms: i64,
+    ) -> Result<Option<OutboxItem>, StoreError>;
+
+    /// The other pending top-level cards of a case on a receiver (not
+    /// `except`), oldest first: they are merged into one edit of its card.
+    async fn pending_of_case(
+        &self,
+        receiver: &str,
+        case_key: &str,
+        except: i64,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>, StoreError>;
+
+    /// Holds a card back until `until_ms` without counting a try (a group's interval).
+    async fn defer(&self, key: OutboxKey, until_ms: i64) -> Result<(), StoreError>;
 
     /// How many top-level cards wait in a receiver's queue.
     async fn backlog(&self, receiver: &str) -> Result<u64, StoreError>;
@@ -250,7 +273,7 @@ macro_rules! impl_outbox {
                 Ok(())
             }
 
-            async fn next_in_queue(&self, receiver: &str) -> Result<Option<OutboxItem>, StoreError> {
+            async fn next_in_queue(&self, receiver: &str, now_ms: i64) -> Result<Option<OutboxItem>, StoreError> {
                 use sqlx::Row;
                 let map = StoreError::db("reading a receiver's queue");
                 let digest = sqlx::query(
@@ -272,6 +295,8 @@ macro_rules! impl_outbox {
                             next_attempt_at_ms: row.try_get("next_attempt_at_ms")?,
                             reply_to: None,
                             item_count: row.try_get("item_count")?,
+                            case_key: None,
+                            route: None,
                         }))
                     })()
                     .map_err(map);
@@ -282,18 +307,19 @@ macro_rules! impl_outbox {
                     .collect::<Vec<_>>()
                     .join(", ");
                 for (condition, join) in [
-                    ("d.digest_id IS NULL", ""),
+                    ("d.digest_id IS NULL AND (d.first_attempt_at_ms IS NOT NULL OR d.next_attempt_at_ms <= $2)", ""),
                     ("d.digest_id IS NOT NULL", "JOIN digests g ON g.id = d.digest_id"),
                 ] {
                     let reply_ref = if join.is_empty() { "NULL" } else { "g.message_ref" };
                     let row = sqlx::query(&format!(
                         "SELECT d.id AS delivery_id, d.attempts, d.first_attempt_at_ms, d.next_attempt_at_ms,
-                                {reply_ref} AS reply_to, {columns}
+                                d.case_key, d.route, {reply_ref} AS reply_to, {columns}
                          FROM deliveries d {join} JOIN events e ON e.seq = d.event_seq
-                         WHERE d.receiver = $1 AND d.status = 'pending' AND {condition}
+                         WHERE d.receiver = $1 AND d.status = 'pending' AND {condition} AND $2 = $2
                          ORDER BY d.id LIMIT 1"
                     ))
                     .bind(receiver)
+                    .bind(now_ms)
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(StoreError::db("reading a receiver's queue"))?;
@@ -308,12 +334,74 @@ macro_rules! impl_outbox {
                                 next_attempt_at_ms: row.try_get("next_attempt_at_ms")?,
                                 reply_to: row.try_get("reply_to")?,
                                 item_count: 1,
+                                case_key: row.try_get("case_key")?,
+                                route: row.try_get("route")?,
                             }))
                         })()
                         .map_err(StoreError::db("reading a receiver's queue"));
                     }
                 }
                 Ok(None)
+            }
+
+            async fn pending_of_case(
+                &self,
+                receiver: &str,
+                case_key: &str,
+                except: i64,
+                limit: u32,
+            ) -> Result<Vec<OutboxItem>, StoreError> {
+                use sqlx::Row;
+                let columns = EVENT_COLUMNS
+                    .split(", ")
+                    .map(|c| format!("e.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let rows = sqlx::query(&format!(
+                    "SELECT d.id AS delivery_id, d.attempts, d.first_attempt_at_ms, d.next_attempt_at_ms,
+                            d.case_key, d.route, {columns}
+                     FROM deliveries d JOIN events e ON e.seq = d.event_seq
+                     WHERE d.receiver = $1 AND d.case_key = $2 AND d.status = 'pending'
+                       AND d.digest_id IS NULL AND d.id <> $3
+                     ORDER BY d.id LIMIT $4"
+                ))
+                .bind(receiver)
+                .bind(case_key)
+                .bind(except)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::db("reading a case's queue"))?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(OutboxItem {
+                            key: OutboxKey::Delivery(row.try_get("delivery_id")?),
+                            receiver: receiver.to_owned(),
+                            event: Some(StoredEvent::from_row(row)?),
+                            attempts: row.try_get("attempts")?,
+                            first_attempt_at_ms: row.try_get("first_attempt_at_ms")?,
+                            next_attempt_at_ms: row.try_get("next_attempt_at_ms")?,
+                            reply_to: None,
+                            item_count: 1,
+                            case_key: row.try_get("case_key")?,
+                            route: row.try_get("route")?,
+                        })
+                    })
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(StoreError::db("reading a case's queue"))
+            }
+
+            async fn defer(&self, key: OutboxKey, until_ms: i64) -> Result<(), StoreError> {
+                sqlx::query(&format!(
+                    "UPDATE {} SET next_attempt_at_ms = $1 WHERE id = $2",
+                    key.table()
+                ))
+                .bind(until_ms)
+                .bind(key.id())
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::db("holding a card back"))?;
+                Ok(())
             }
 
             async fn backlog(&self, receiver: &str) -> Result<u64, StoreError> {

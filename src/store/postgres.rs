@@ -13,13 +13,13 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool, Postgres};
 
+use super::cases::impl_cases;
 use super::group_commit::{self, GroupCommit, Writer};
 use super::impl_store;
 use super::interactions::{ActionToken, AuditEntry, NewToken, impl_interactions};
 use super::outbox::{DeadLetter, OutboxCounts, OutboxItem, OutboxKey, impl_outbox};
 use super::{
-    Delivery, EVENT_COLUMNS, Inserted, NewDelivery, NewEvent, Store, StoreError, StoredEvent,
-    migrations,
+    Delivery, EVENT_COLUMNS, Inserted, NewEvent, Store, StoreError, StoredEvent, migrations,
 };
 
 /// The PostgreSQL implementation of [`Store`].
@@ -65,5 +65,7 @@ group_commit::impl_batch_insert!(PgConnection, Postgres);
 impl_outbox!(PostgresStore);
 
 impl_interactions!(PostgresStore);
+
+impl_cases!(PostgresStore);
 
 impl_store!(PostgresStore, "postgres");

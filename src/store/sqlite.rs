@@ -13,13 +13,13 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, Sqlite, SqliteConnection, SqlitePool};
 
+use super::cases::impl_cases;
 use super::group_commit::{self, GroupCommit, Writer};
 use super::impl_store;
 use super::interactions::{ActionToken, AuditEntry, NewToken, impl_interactions};
 use super::outbox::{DeadLetter, OutboxCounts, OutboxItem, OutboxKey, impl_outbox};
 use super::{
-    Delivery, EVENT_COLUMNS, Inserted, NewDelivery, NewEvent, Store, StoreError, StoredEvent,
-    migrations,
+    Delivery, EVENT_COLUMNS, Inserted, NewEvent, Store, StoreError, StoredEvent, migrations,
 };
 
 /// The SQLite implementation of [`Store`].
@@ -83,6 +83,8 @@ group_commit::impl_batch_insert!(SqliteConnection, Sqlite);
 impl_outbox!(SqliteStore);
 
 impl_interactions!(SqliteStore);
+
+impl_cases!(SqliteStore);
 
 impl_store!(SqliteStore, "sqlite");
 

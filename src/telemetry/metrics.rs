@@ -67,6 +67,10 @@ pub struct Metrics {
     config_reloads: Family<Labels, Counter>,
     config_hash: Family<Labels, Gauge>,
     config_loaded: Gauge,
+    silenced: Counter,
+    cases: Family<Labels, Counter>,
+    silence_info: Family<Labels, Gauge>,
+    silenced_stored: Family<Labels, Gauge>,
     request_duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
 }
 
@@ -120,6 +124,30 @@ impl Default for Metrics {
             "When the config in use was loaded, Unix seconds",
             config_loaded.clone(),
         );
+        let silenced = Counter::default();
+        registry.register(
+            "silenced_deliveries",
+            "Deliveries this process held back because a silence matched (stored, never posted)",
+            silenced.clone(),
+        );
+        let cases = Family::<Labels, Counter>::default();
+        registry.register(
+            "case_changes",
+            "Changes of case cards, by change (opened, advanced, reopened, kept)",
+            cases.clone(),
+        );
+        let silence_info = Family::<Labels, Gauge>::default();
+        registry.register(
+            "silence_active",
+            "The silences in force: 1 per silence, by id and matchers (shared by every replica)",
+            silence_info.clone(),
+        );
+        let silenced_stored = Family::<Labels, Gauge>::default();
+        registry.register(
+            "silenced_stored",
+            "Deliveries stored as silenced, by receiver (read from the store)",
+            silenced_stored.clone(),
+        );
         let request_duration =
             Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
                 latency_histogram,
@@ -138,6 +166,10 @@ impl Default for Metrics {
             config_reloads,
             config_hash,
             config_loaded,
+            silenced,
+            cases,
+            silence_info,
+            silenced_stored,
             request_duration,
         }
     }
@@ -194,6 +226,38 @@ impl Metrics {
             .get_or_create(&vec![("hash", hash.to_owned())])
             .set(1);
         self.config_loaded.set(loaded_at_ms / 1000);
+    }
+
+    /// Counts one change of a case's card: opened, advanced, reopened or kept.
+    pub fn case(&self, change: &'static str) {
+        self.cases
+            .get_or_create(&vec![("change", change.to_owned())])
+            .inc();
+    }
+
+    /// Counts deliveries a silence held back.
+    pub fn silenced(&self, n: u64) {
+        self.silenced.inc_by(n);
+    }
+
+    /// Records the silences in force, `(id, matchers)`, and the silenced
+    /// deliveries stored per receiver, as the store has them now.
+    pub fn silences(&self, active: &[(i64, String)], stored: &[(String, u64)]) {
+        self.silence_info.clear();
+        for (id, matchers) in active {
+            self.silence_info
+                .get_or_create(&vec![
+                    ("id", id.to_string()),
+                    ("matchers", matchers.clone()),
+                ])
+                .set(1);
+        }
+        self.silenced_stored.clear();
+        for (receiver, count) in stored {
+            self.silenced_stored
+                .get_or_create(&vec![("receiver", receiver.clone())])
+                .set(i64::try_from(*count).unwrap_or(i64::MAX));
+        }
     }
 
     /// Times one HTTP request under its route template.

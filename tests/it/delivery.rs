@@ -195,6 +195,7 @@ async fn a_retried_discord_send_with_the_same_nonce_posts_once() {
         card: &card,
         idempotency_key: "d0123456789abcdef01234567".into(),
         reply_to: None,
+        linked: false,
     };
     let destination =
         stripe_chatops::config::Destination::Discord(stripe_chatops::config::DiscordTarget {
@@ -270,6 +271,7 @@ async fn adapters_edit_what_they_posted() {
         card: &card,
         idempotency_key: "k".into(),
         reply_to: None,
+        linked: false,
     };
     slack
         .edit(
@@ -360,7 +362,12 @@ async fn a_429_storm_is_waited_out_without_hammering() {
     let app = app_with(&telegram_config(&fake, 5550001, None)).await;
     let ids = post_events(&app, "charge.refunded", 2).await;
     let throttled = eventually(30, "the head rescheduled after a 429", || async {
-        let head = app.state.store.next_in_queue("group").await.unwrap()?;
+        let head = app
+            .state
+            .store
+            .next_in_queue("group", stripe_chatops::store::now_ms())
+            .await
+            .unwrap()?;
         let first = head.first_attempt_at_ms?;
         (fake.state.throttled.load(Ordering::Relaxed) >= 1).then_some((first, head))
     })

@@ -151,6 +151,7 @@ async fn prism_accepts_every_card_under_discords_openapi_spec() {
             card: &card,
             idempotency_key: format!("peer{i}"),
             reply_to: None,
+            linked: false,
         };
         // Prism's dynamic answers are random data; the request is what is checked.
         let _ = discord.post(&destination, &message).await;
@@ -170,6 +171,7 @@ async fn prism_accepts_every_card_under_discords_openapi_spec() {
         card: &card,
         idempotency_key: "bad".into(),
         reply_to: None,
+        linked: false,
     };
     let refused = discord.post(&destination, &message).await;
     assert!(

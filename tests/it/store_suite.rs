@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use stripe_chatops::store::{self, Inserted, NewDelivery, NewEvent, Store};
+use stripe_chatops::store::{self, Inserted, NewDelivery, NewEvent, Routed, Store};
 
 use crate::support::*;
 
@@ -228,19 +228,14 @@ async fn the_same_routing_recorded_twice_at_once_writes_each_delivery_once() {
         else {
             panic!("new event");
         };
-        let decided = vec![(
+        let decided = vec![Routed {
             seq,
-            vec![
-                NewDelivery {
-                    receiver: "finance".into(),
-                    route: "route.routes[0]".into(),
-                },
-                NewDelivery {
-                    receiver: "ops".into(),
-                    route: "route".into(),
-                },
+            case_ids: vec!["in_r".into(), "pi_r".into()],
+            deliveries: vec![
+                NewDelivery::new("finance", "route.routes[0]"),
+                NewDelivery::new("ops", "route"),
             ],
-        )];
+        }];
         let (a, b) = tokio::join!(
             first.record_routing(decided.clone(), 1_000),
             second.record_routing(decided.clone(), 2_000)

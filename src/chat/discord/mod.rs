@@ -122,8 +122,76 @@ fn classify(error: serenity::Error) -> SendError {
     }
 }
 
+/// The Discord error code of "Unknown Channel".
+const UNKNOWN_CHANNEL: isize = 10003;
+/// The Discord error code of "A thread has already been created for this message".
+const THREAD_EXISTS: isize = 160_004;
+/// Discord's thread name limit.
+const MAX_THREAD_NAME: usize = 100;
+
+/// The JSON error code of a failed call, when Discord gave one.
+fn error_code(error: &serenity::Error) -> Option<isize> {
+    match error {
+        serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(response)) => {
+            Some(response.error.code)
+        }
+        _ => None,
+    }
+}
+
+impl Discord {
+    /// Posts `body` in the thread of message `message_id` of `channel`,
+    /// starting the thread if it has none. `None` when the channel allows
+    /// no threads (a DM, missing permission): the caller replies instead.
+    async fn post_in_thread(
+        &self,
+        channel: ChannelId,
+        message_id: &str,
+        body: &serde_json::Value,
+        name: &str,
+    ) -> Result<Option<serenity::model::channel::Message>, SendError> {
+        // A thread started from a message has the message's id.
+        let thread = ChannelId::new(parse_id(message_id, "message_id")?);
+        match self.http.send_message(thread, Vec::new(), body).await {
+            Ok(posted) => return Ok(Some(posted)),
+            Err(error) if error_code(&error) == Some(UNKNOWN_CHANNEL) => {}
+            Err(error) => return Err(classify(error)),
+        }
+        let name: String = name.chars().take(MAX_THREAD_NAME).collect();
+        let started = self
+            .http
+            .create_thread_from_message(
+                channel,
+                MessageId::new(parse_id(message_id, "message_id")?),
+                &serde_json::json!({ "name": name, "auto_archive_duration": 10080 }),
+                None,
+            )
+            .await;
+        match started {
+            Ok(_) => {}
+            Err(error) if error_code(&error) == Some(THREAD_EXISTS) => {}
+            Err(error) => {
+                let classified = classify(error);
+                return match classified {
+                    SendError::Permanent(_) => Ok(None),
+                    other => Err(other),
+                };
+            }
+        }
+        self.http
+            .send_message(thread, Vec::new(), body)
+            .await
+            .map(Some)
+            .map_err(classify)
+    }
+}
+
 #[async_trait]
 impl Chat for Discord {
+    fn threads(&self) -> bool {
+        true
+    }
+
     async fn post(
         &self,
         destination: &Destination,
@@ -137,9 +205,19 @@ impl Chat for Discord {
         let nonce: String = message.idempotency_key.chars().take(MAX_NONCE).collect();
         body["nonce"] = nonce.into();
         body["enforce_nonce"] = true.into();
-        if let Some(DiscordMessage::Discord { message_id, .. }) =
-            message.reply_to.as_ref().and_then(MessageRef::decode)
-        {
+        let reply_to = message.reply_to.as_ref().and_then(MessageRef::decode);
+        if let Some(DiscordMessage::Discord { message_id, .. }) = &reply_to {
+            if !message.linked
+                && let Some(posted) = self
+                    .post_in_thread(channel, message_id, &body, &message.card.title)
+                    .await?
+            {
+                return Ok(MessageRef::new(&DiscordMessage::Discord {
+                    channel_id: posted.channel_id.get().to_string(),
+                    message_id: posted.id.get().to_string(),
+                }));
+            }
+            // A linked card, or no threads here: a reply, which links the message.
             body["message_reference"] =
                 serde_json::json!({ "message_id": message_id, "fail_if_not_exists": false });
         }

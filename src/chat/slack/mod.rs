@@ -162,7 +162,9 @@ impl Chat for Slack {
             SlackChannelId::new(target.channel.clone()),
             content,
         )
-        .opt_thread_ts(thread_ts)
+        .opt_thread_ts(thread_ts.clone())
+        // A linked card goes to the channel too, showing the thread it answers.
+        .opt_reply_broadcast(thread_ts.and(message.linked.then_some(true)))
         .with_unfurl_links(false)
         .with_unfurl_media(false);
         let response = self

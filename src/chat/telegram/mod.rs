@@ -139,6 +139,10 @@ fn parts(message: &Outbound<'_>) -> Result<Parts, SendError> {
 
 #[async_trait]
 impl Chat for Telegram {
+    fn threads(&self) -> bool {
+        true
+    }
+
     async fn post(
         &self,
         destination: &Destination,
