@@ -39,6 +39,30 @@ impl Actions {
         else {
             return;
         };
+        // A case's card: the facts of its other events, and the lines people left.
+        let case = match self.store.case_of_delivery(token.delivery_id).await {
+            Ok(Some((receiver_name, key))) => self
+                .store
+                .case(&receiver_name, &key)
+                .await
+                .ok()
+                .flatten(),
+            _ => None,
+        };
+        let mut view = view.clone();
+        if let Some(case) = case.as_ref().filter(|c| !c.case_key.starts_with("group:")) {
+            let others: Vec<_> = self
+                .store
+                .case_events(&case.case_key, 20)
+                .await
+                .unwrap_or_default()
+                .iter()
+                .filter(|s| s.event.event_id != view.id)
+                .filter_map(|s| s.view().ok())
+                .collect();
+            crate::event::case::merge_facts(&mut view, &others);
+        }
+        let view = &view;
         let Ok(mut card) = config.card_for(templates, view, Some(receiver)) else {
             return;
         };
@@ -65,7 +89,14 @@ impl Actions {
                 None => false,
             }
         });
+        if let Some(case) = &case {
+            for note in &case.notes {
+                states::with_outcome(&mut card, note);
+            }
+        }
         match state {
+            // A case's card has the line among its notes already.
+            CardState::Outcome(_) if case.is_some() => {}
             CardState::Outcome(outcome) => states::with_outcome(&mut card, outcome),
             CardState::Confirming => {
                 if states::confirming(&mut card, &token.token, view, &receiver.redaction).is_none()

@@ -1,5 +1,5 @@
 //! The checks a click must pass before it may act — a known, unexpired,
-//! unused token, and a clicker whose roles allow the action — and the
+//! unrevoked, unused token, and a clicker whose roles allow the action — and the
 //! audit line every refusal and outcome leaves.
 
 use crate::chat::Click;
@@ -85,6 +85,12 @@ impl Actions {
                 "This button has expired; nothing was done. Open the event in Stripe instead."
                     .to_owned(),
             ));
+        }
+        if let Some(notice) = &live.revoked_notice {
+            // The case moved on (paid, voided, closed): nothing is done in Stripe.
+            self.audit(click, subject(), "refused", "revoked: the case moved on", None)
+                .await;
+            return Ok(Err(notice.clone()));
         }
         if !config.interactions.allows(kind, &click.clicker()) {
             let roles = config.interactions.policy(kind).allowed_roles;

@@ -13,13 +13,15 @@ use async_trait::async_trait;
 use crate::chat::Click;
 use crate::config::{ActionKind, Config};
 use crate::event::EventView;
-use crate::store::{ActionToken, StoredEvent};
+use crate::store::{ActionToken, NewSilence, Store, StoredEvent, now_ms};
 use crate::stripe::api::StripeClient;
 
 /// What an action works with.
 pub struct ActionContext<'a> {
     /// The configuration.
     pub config: &'a Config,
+    /// The store (silences).
+    pub store: &'a dyn Store,
     /// The Stripe API client.
     pub stripe: &'a StripeClient,
     /// The button's token.
@@ -95,6 +97,56 @@ pub fn action_for(kind: ActionKind) -> Box<dyn Action> {
             detail: "resolved",
             mark: " ✅",
         }),
+        ActionKind::Mute => Box::new(Mute),
+    }
+}
+
+/// How long "Mute similar" silences.
+pub const MUTE_FOR: Duration = Duration::from_secs(3600);
+
+/// "Mute similar for 1 h": a silence of the event's type on its account,
+/// and of its customer where it has one, stored like `silences add`.
+struct Mute;
+
+/// The matchers "Mute similar" silences with.
+pub fn similar(view: &EventView) -> Vec<String> {
+    let mut matchers = vec![
+        format!("type={}", view.event_type),
+        format!("account={}", view.account),
+    ];
+    if let Some(customer) = &view.customer.id {
+        matchers.push(format!("customer={customer}"));
+    }
+    matchers
+}
+
+#[async_trait]
+impl Action for Mute {
+    async fn run(&self, ctx: &ActionContext<'_>) -> ActionOutcome {
+        let (who, at) = (&ctx.click.mention, &ctx.at);
+        let now = now_ms();
+        let silence = NewSilence {
+            matchers: similar(ctx.view),
+            comment: format!("muted from chat on {}", ctx.view.id),
+            created_by: ctx.click.actor(),
+            starts_at_ms: now,
+            ends_at_ms: now + MUTE_FOR.as_millis() as i64,
+        };
+        match ctx.store.add_silence(&silence).await {
+            Ok(id) => ActionOutcome::new(
+                format!(
+                    "Muted similar events for 1 h by {who} at {at} (silence {id}: {})",
+                    silence.matchers.join(", ")
+                ),
+                "done",
+                format!("silence {id}"),
+            ),
+            Err(error) => ActionOutcome::new(
+                format!("Mute by {who} failed: the silence could not be stored"),
+                "failed",
+                crate::telemetry::chain(&error),
+            ),
+        }
     }
 }
 

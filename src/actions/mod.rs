@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use crate::chat::{ChatCommand, Chats, Click, ClickHandler, ClickOutcome, Press, Verdict};
 use crate::config::{ActionKind, LiveConfig, Snapshot};
 use crate::event::{EventView, Threshold};
-use crate::store::{ActionToken, Store, StoreError, StoredEvent, now_ms};
+use crate::store::{ActionToken, CaseMark, Store, StoreError, StoredEvent, now_ms};
 use crate::stripe::api::StripeClient;
 use card::CardState;
 
@@ -200,6 +200,7 @@ impl Actions {
         }
         let context = kinds::ActionContext {
             config: &checked.snapshot.config,
+            store: self.store.as_ref(),
             stripe: &self.stripe,
             token: &checked.live,
             stored: &checked.stored,
@@ -216,6 +217,24 @@ impl Actions {
             outcome.request_id,
         )
         .await;
+        // A case's card keeps the line through later edits, and who
+        // acknowledged or resolved it.
+        let mark = match kind {
+            ActionKind::Acknowledge if outcome.audit == "done" => {
+                CaseMark::Acknowledged(click.actor())
+            }
+            ActionKind::Resolve if outcome.audit == "done" => CaseMark::Resolved(click.actor()),
+            _ => CaseMark::Note,
+        };
+        if let Some((receiver, case_key)) = self
+            .store
+            .case_of_delivery(checked.live.token.delivery_id)
+            .await?
+        {
+            self.store
+                .note_case(&receiver, &case_key, &outcome.line, mark, now_ms())
+                .await?;
+        }
         self.update_card(&checked, CardState::Outcome(&outcome.line))
             .await;
         Ok(ClickOutcome::Done(outcome.line))

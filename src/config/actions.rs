@@ -34,11 +34,14 @@ pub enum ActionKind {
     MarkUncollectible,
     /// `POST /v1/invoices/{id}/void`.
     VoidInvoice,
+    /// "Mute similar for 1 h": a silence of this event type on this account
+    /// (and customer, where the event has one).
+    Mute,
 }
 
 impl ActionKind {
     /// Every action.
-    pub const ALL: [ActionKind; 7] = [
+    pub const ALL: [ActionKind; 8] = [
         Self::RetryPayment,
         Self::SendDunning,
         Self::Assign,
@@ -46,6 +49,7 @@ impl ActionKind {
         Self::Resolve,
         Self::MarkUncollectible,
         Self::VoidInvoice,
+        Self::Mute,
     ];
 
     /// The name used in templates and `bot.toml`.
@@ -58,6 +62,7 @@ impl ActionKind {
             Self::Resolve => "resolve",
             Self::MarkUncollectible => "mark_uncollectible",
             Self::VoidInvoice => "void_invoice",
+            Self::Mute => "mute",
         }
     }
 
@@ -236,6 +241,9 @@ fn default_policy(action: ActionKind) -> ActionPolicy {
     ActionPolicy {
         allowed_roles: if action.is_sensitive() {
             vec!["finance".to_owned()]
+        } else if action == ActionKind::Mute {
+            // Silencing hides events from everyone: an admin's call.
+            vec!["admin".to_owned()]
         } else {
             Vec::new()
         },

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
@@ -22,14 +22,44 @@ const SAFETY_MARGIN: f64 = 1.05;
 /// The limits one destination's messages pass through, in order.
 pub struct Budget {
     limiters: Vec<(Rate, u32, Arc<DefaultDirectRateLimiter>)>,
+    /// Without a burst, one message per period measured from when the last
+    /// call returned: the platform counts a message when it arrives, and
+    /// that is only known to have happened by then. A call delayed on its
+    /// way (a busy machine) then never lands within a period of the next.
+    spacing: Option<(Duration, Arc<Mutex<Option<Instant>>>)>,
+}
+
+/// A message's place in a budget, held across the call to the platform:
+/// when it is dropped, the call has returned, and the next one may be spaced from then.
+pub struct Permit {
+    finished: Option<Arc<Mutex<Option<Instant>>>>,
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if let Some(finished) = &self.finished {
+            *finished.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        }
+    }
 }
 
 impl Budget {
-    /// Waits until every limit allows one more message, and takes it.
-    pub async fn acquire(&self) {
+    /// Waits until every limit allows one more message, and takes it; hold
+    /// the permit until the platform answered.
+    pub async fn acquire(&self) -> Permit {
         for (_, _, limiter) in &self.limiters {
             limiter.until_ready().await;
         }
+        if let Some((period, finished)) = &self.spacing {
+            let last = *finished.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(last) = last {
+                tokio::time::sleep_until((last + *period).into()).await;
+            }
+            return Permit {
+                finished: Some(finished.clone()),
+            };
+        }
+        Permit { finished: None }
     }
 
     /// How many messages the budget can deliver within `horizon`, from idle.
@@ -66,6 +96,7 @@ fn limiter(rate: Rate, burst: u32) -> Arc<DefaultDirectRateLimiter> {
 pub struct Budgets {
     config: DeliveryConfig,
     shared: Mutex<HashMap<String, Arc<DefaultDirectRateLimiter>>>,
+    finished: Mutex<HashMap<String, Arc<Mutex<Option<Instant>>>>>,
 }
 
 impl Budgets {
@@ -74,6 +105,7 @@ impl Budgets {
         Self {
             config,
             shared: Mutex::new(HashMap::new()),
+            finished: Mutex::new(HashMap::new()),
         }
     }
 
@@ -117,7 +149,14 @@ impl Budgets {
             1,
             self.shared(format!("{platform}-global"), rates.global, 1),
         ));
-        Some(Budget { limiters })
+        let spacing = (rates.burst == 1).then(|| {
+            let period = rates.per_destination.per.mul_f64(SAFETY_MARGIN)
+                / rates.per_destination.count.max(1);
+            let mut finished = self.finished.lock().unwrap_or_else(|p| p.into_inner());
+            let last = finished.entry(format!("{platform}:{key}")).or_default().clone();
+            (period, last)
+        });
+        Some(Budget { limiters, spacing })
     }
 }
 

@@ -24,6 +24,7 @@ use crate::render::card::{Field, Severity};
 use crate::render::{Card, states};
 use crate::store::{CaseRow, OutboxItem, StoreError, StoredEvent, now_ms};
 
+use super::budget::Permit;
 use super::{Budget, Deliverer, idempotency_key};
 
 /// Pending events of one case merged into one edit, at most.
@@ -178,7 +179,7 @@ impl Deliverer {
             .map(|s| history_line(&s.view, outcome_of(s, &outcome, newest.2), &head_phase))
             .collect();
         let result: Result<(), SendError> = async {
-            self.pace(budget).await;
+            let mut permit = self.pace(budget).await;
             match (outcome, posted.as_deref().and_then(MessageRef::from_json)) {
                 (Change::Opened, _) | (_, None) => {
                     let out = Outbound {
@@ -195,7 +196,8 @@ impl Deliverer {
                     };
                     let posted = chat.post(&receiver.destination, &out).await?;
                     if !lines.is_empty() {
-                        self.pace(budget).await;
+                        drop(permit);
+                        permit = self.pace(budget).await;
                         self.history(chat, receiver, &posted, &lines, case_key, first)
                             .await?;
                     }
@@ -207,7 +209,8 @@ impl Deliverer {
                         self.retire(snapshot, receiver, chat, case, &old, &head_phase)
                             .await;
                     }
-                    self.pace(budget).await;
+                    drop(permit);
+                    permit = self.pace(budget).await;
                     // A new top-level card that links the old one.
                     let out = Outbound {
                         payload: payload.clone(),
@@ -228,12 +231,14 @@ impl Deliverer {
                             linked: false,
                         };
                         chat.edit(&current, &out).await?;
-                        self.pace(budget).await;
+                        drop(permit);
+                        permit = self.pace(budget).await;
                     }
                     self.history(chat, receiver, &current, &lines, case_key, first)
                         .await?;
                 }
             }
+            drop(permit);
             Ok(())
         }
         .await;
@@ -481,9 +486,11 @@ impl Deliverer {
         }
     }
 
-    async fn pace(&self, budget: Option<&Budget>) {
-        if let Some(budget) = budget {
-            budget.acquire().await;
+    /// A place in the budget for the next call, held until it returned.
+    async fn pace(&self, budget: Option<&Budget>) -> Option<Permit> {
+        match budget {
+            Some(budget) => Some(budget.acquire().await),
+            None => None,
         }
     }
 }

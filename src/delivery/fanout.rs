@@ -36,10 +36,14 @@ impl Deliverer {
                 message_thread_id: target.message_thread_id,
                 subscribers: None,
             });
-            if let Some(budget) = budgets.for_destination(&destination) {
-                budget.acquire().await;
-            }
-            match chat.post(&destination, message).await {
+            let budget = budgets.for_destination(&destination);
+            let permit = match &budget {
+                Some(budget) => Some(budget.acquire().await),
+                None => None,
+            };
+            let posted = chat.post(&destination, message).await;
+            drop(permit);
+            match posted {
                 Ok(_) => {
                     self.store
                         .record_fanout(delivery_id, chat_id, "sent")

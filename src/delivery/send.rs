@@ -46,9 +46,10 @@ impl Deliverer {
         else {
             return Ok(());
         };
-        if let Some(budget) = budget {
-            budget.acquire().await;
-        }
+        let _permit = match budget {
+            Some(budget) => Some(budget.acquire().await),
+            None => None,
+        };
         let message = Outbound {
             payload: crate::chat::render(receiver.destination.platform(), &card),
             card: &card,

@@ -46,6 +46,8 @@ pub struct ActionToken {
     pub used_by: Option<String>,
     /// The first approver, when two are needed.
     pub approved_by: Option<String>,
+    /// Why it no longer acts: its case moved on (the notice a click answers).
+    pub revoked_notice: Option<String>,
 }
 
 /// One line of the audit log.
@@ -165,7 +167,7 @@ macro_rules! impl_interactions {
             async fn token(&self, token: &str) -> Result<Option<ActionToken>, StoreError> {
                 use sqlx::Row;
                 let row = sqlx::query(
-                    "SELECT token, action, label, delivery_id, event_seq, receiver, object_id, created_at_ms, expires_at_ms, used_at_ms, used_by, approved_by
+                    "SELECT token, action, label, delivery_id, event_seq, receiver, object_id, created_at_ms, expires_at_ms, used_at_ms, used_by, approved_by, revoked_notice
                      FROM action_tokens WHERE token = $1",
                 )
                 .bind(token)
@@ -188,6 +190,7 @@ macro_rules! impl_interactions {
                         used_at_ms: row.try_get("used_at_ms")?,
                         used_by: row.try_get("used_by")?,
                         approved_by: row.try_get("approved_by")?,
+                        revoked_notice: row.try_get("revoked_notice")?,
                     })
                 })
                 .transpose()
@@ -197,7 +200,7 @@ macro_rules! impl_interactions {
             async fn claim_token(&self, token: &str, user: &str, now_ms: i64) -> Result<bool, StoreError> {
                 let done = sqlx::query(
                     "UPDATE action_tokens SET used_at_ms = $1, used_by = $2
-                     WHERE token = $3 AND used_at_ms IS NULL AND expires_at_ms > $1",
+                     WHERE token = $3 AND used_at_ms IS NULL AND expires_at_ms > $1 AND revoked_notice IS NULL",
                 )
                 .bind(now_ms)
                 .bind(user)
@@ -224,7 +227,7 @@ macro_rules! impl_interactions {
             async fn open_tokens(&self, delivery_id: i64) -> Result<Vec<(String, String)>, StoreError> {
                 sqlx::query_as(
                     "SELECT action, token FROM action_tokens
-                     WHERE delivery_id = $1 AND used_at_ms IS NULL ORDER BY created_at_ms DESC, token",
+                     WHERE delivery_id = $1 AND used_at_ms IS NULL AND revoked_notice IS NULL ORDER BY created_at_ms DESC, token",
                 )
                 .bind(delivery_id)
                 .fetch_all(&self.pool)
