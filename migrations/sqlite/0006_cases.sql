@@ -62,3 +62,8 @@ CREATE TABLE silences (
 );
 
 CREATE INDEX silences_by_end ON silences (ends_at_ms);
+
+-- A digest on a chat without threads lists every folded event in pages
+-- that follow it; how far it got, so that a retry resumes there.
+ALTER TABLE digests ADD COLUMN pages_sent INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE digests ADD COLUMN listed_after INTEGER NOT NULL DEFAULT 0;

@@ -41,12 +41,9 @@ impl Actions {
         };
         // A case's card: the facts of its other events, and the lines people left.
         let case = match self.store.case_of_delivery(token.delivery_id).await {
-            Ok(Some((receiver_name, key))) => self
-                .store
-                .case(&receiver_name, &key)
-                .await
-                .ok()
-                .flatten(),
+            Ok(Some((receiver_name, key))) => {
+                self.store.case(&receiver_name, &key).await.ok().flatten()
+            }
             _ => None,
         };
         let mut view = view.clone();

@@ -88,8 +88,14 @@ impl Actions {
         }
         if let Some(notice) = &live.revoked_notice {
             // The case moved on (paid, voided, closed): nothing is done in Stripe.
-            self.audit(click, subject(), "refused", "revoked: the case moved on", None)
-                .await;
+            self.audit(
+                click,
+                subject(),
+                "refused",
+                "revoked: the case moved on",
+                None,
+            )
+            .await;
             return Ok(Err(notice.clone()));
         }
         if !config.interactions.allows(kind, &click.clicker()) {

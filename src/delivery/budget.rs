@@ -153,7 +153,10 @@ impl Budgets {
             let period = rates.per_destination.per.mul_f64(SAFETY_MARGIN)
                 / rates.per_destination.count.max(1);
             let mut finished = self.finished.lock().unwrap_or_else(|p| p.into_inner());
-            let last = finished.entry(format!("{platform}:{key}")).or_default().clone();
+            let last = finished
+                .entry(format!("{platform}:{key}"))
+                .or_default()
+                .clone();
             (period, last)
         });
         Some(Budget { limiters, spacing })

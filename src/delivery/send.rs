@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::chat::{Chat, MessageRef, Outbound, SendError};
 use crate::config::{Destination, Receiver, Snapshot};
 use crate::render::Card;
-use crate::render::digest::{Digest, Followup};
+use crate::render::digest::{self, Digest, Followup, PAGE_LINES};
 use crate::store::{OutboxItem, OutboxKey, StoreError, now_ms};
 
 use super::{Budget, Deliverer, backoff, idempotency_key};
@@ -39,6 +39,14 @@ impl Deliverer {
         {
             return self
                 .send_case(snapshot, receiver, budget, &chat, item, &case_key)
+                .await;
+        }
+        // A digest on a chat without threads: every event listed, in pages.
+        if let OutboxKey::Digest(digest_id) = item.key
+            && !chat.threads()
+        {
+            return self
+                .send_listed_digest(snapshot, receiver, budget, &chat, item, digest_id)
                 .await;
         }
         let Some((card, idempotency_key)) =
@@ -86,6 +94,91 @@ impl Deliverer {
             .await
     }
 
+    /// Sends a digest on a chat without threads: its card, then every
+    /// folded event listed, [`PAGE_LINES`] per message. Each message sent
+    /// is recorded, so that a retry resumes after the last one.
+    async fn send_listed_digest(
+        &self,
+        snapshot: &Snapshot,
+        receiver: &Receiver,
+        budget: Option<&Budget>,
+        chat: &Arc<dyn Chat>,
+        item: OutboxItem,
+        digest_id: i64,
+    ) -> Result<(), StoreError> {
+        let platform = receiver.destination.platform();
+        let pages = usize::try_from(item.item_count)
+            .unwrap_or(0)
+            .div_ceil(PAGE_LINES)
+            .max(1);
+        let (mut sent, mut after) = self.store.digest_progress(digest_id).await?;
+        let mut last: Option<MessageRef> = None;
+        loop {
+            let card = if sent == 0 {
+                match self.card(snapshot, receiver, budget, chat, &item).await? {
+                    Some((card, _)) => card,
+                    None => return Ok(()),
+                }
+            } else {
+                let page = self
+                    .store
+                    .digest_events(digest_id, after, PAGE_LINES as u32)
+                    .await?;
+                let Some((last_id, _)) = page.last() else {
+                    break;
+                };
+                let lines: Vec<String> = page
+                    .iter()
+                    .map(|(_, stored)| match stored.view() {
+                        Ok(view) => digest::line(&view, &receiver.redaction),
+                        Err(_) => {
+                            format!("{} · {}", stored.event.event_id, stored.event.event_type)
+                        }
+                    })
+                    .collect();
+                after = *last_id;
+                digest::page_card(digest_id, sent as usize, pages, &lines)
+            };
+            let message = Outbound {
+                payload: crate::chat::render(platform, &card),
+                card: &card,
+                idempotency_key: idempotency_key(
+                    "g",
+                    &receiver.name,
+                    &format!("{digest_id}.{sent}"),
+                ),
+                reply_to: None,
+                linked: false,
+            };
+            let permit = match budget {
+                Some(budget) => Some(budget.acquire().await),
+                None => None,
+            };
+            let posted = chat.post(&receiver.destination, &message).await;
+            drop(permit);
+            match posted {
+                Ok(reference) => last = Some(reference),
+                Err(error) => {
+                    return self
+                        .record(snapshot, receiver, &item, Err(error), false)
+                        .await;
+                }
+            }
+            sent += 1;
+            self.store
+                .set_digest_progress(digest_id, sent, after)
+                .await?;
+        }
+        // Resumed after its last page: every message is out already.
+        let done = last.unwrap_or_else(|| {
+            MessageRef::new(
+                &serde_json::json!({ "platform": platform.name(), "digest": digest_id }),
+            )
+        });
+        self.record(snapshot, receiver, &item, Ok(done), false)
+            .await
+    }
+
     /// The card of a queue item and its idempotency key; `None` when there
     /// is nothing to send (the item is then recorded as a dead letter).
     async fn card(
@@ -120,7 +213,7 @@ impl Deliverer {
                 let followup = if chat.threads() {
                     Followup::Thread
                 } else {
-                    Followup::Links
+                    Followup::Listed
                 };
                 let pace = budget.map_or_else(String::new, Budget::describe);
                 let card = digest.card(*id, &pace, followup);

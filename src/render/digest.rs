@@ -2,11 +2,14 @@
 //! delivery worker feeds it the folded events page by page, and picks the
 //! follow-up).
 //!
-//! It gives the count, the count per event type, the total per currency and
-//! the largest items (customer redacted by the receiver's policy, each
-//! linked to its Dashboard page). Nothing is dropped: in Slack the folded
-//! cards follow in the digest's thread; elsewhere the digest links the top
-//! items and the Dashboard's event list, and every event stays in the store.
+//! It gives the count, the count per event type, the totals per kind of
+//! money (payments, failures, refunds, disputes, payouts, never one sum of
+//! all) and per currency, and the largest items (customer redacted by the
+//! receiver's policy, each linked to its Dashboard page). Nothing is
+//! dropped: in Slack, Discord and Telegram every folded card follows in the
+//! digest's thread (or as replies to it); a chat without threads (a Slack
+//! incoming webhook, a generic webhook) gets every event listed, a page of
+//! [`PAGE_LINES`] per message ([`page_card`]).
 
 use std::collections::BTreeMap;
 
@@ -19,10 +22,32 @@ use crate::redact::RedactionPolicy;
 /// How the folded cards stay reachable from the digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Followup {
-    /// Every card follows in the digest's thread (Slack).
+    /// Every card follows in the digest's thread (Slack, Discord, Telegram).
     Thread,
-    /// The digest links them.
-    Links,
+    /// Every event is listed in pages that follow the digest (chats without threads).
+    Listed,
+}
+
+/// Events listed per page of a digest on a chat without threads.
+pub const PAGE_LINES: usize = 20;
+
+/// What money an event moves, for the digest's totals: never one sum of
+/// payments, failures and refunds together.
+pub fn money_kind(view: &EventView) -> &'static str {
+    let t = view.event_type.as_str();
+    if t.starts_with("charge.dispute.") {
+        "disputed"
+    } else if t.starts_with("payout.") {
+        "payouts"
+    } else if t.contains("refund") {
+        "refunded"
+    } else if t.contains("failed") || t.contains("action_required") {
+        "failed"
+    } else if t.ends_with(".paid") || t.ends_with(".succeeded") || t.ends_with(".completed") {
+        "paid"
+    } else {
+        "other"
+    }
 }
 
 /// One of the largest items, kept while the digest is summed up.
@@ -41,7 +66,7 @@ pub struct Digest<'a> {
     top_items: usize,
     count: u64,
     by_type: BTreeMap<String, u64>,
-    totals: BTreeMap<String, i64>,
+    totals: BTreeMap<(&'static str, String), i64>,
     severity: Severity,
     largest: Vec<Item>,
     created: Option<(i64, i64)>,
@@ -71,7 +96,7 @@ impl<'a> Digest<'a> {
         if let Some(amount) = &view.amount {
             let total = self
                 .totals
-                .entry(amount.currency.to_lowercase())
+                .entry((money_kind(view), amount.currency.to_lowercase()))
                 .or_default();
             *total = total.saturating_add(amount.minor);
         }
@@ -130,12 +155,12 @@ impl<'a> Digest<'a> {
             .chain((types.len() > 8).then(|| format!("and {} more types", types.len() - 8)))
             .collect::<Vec<_>>()
             .join("\n");
-        let totals_text = self
-            .totals
-            .iter()
-            .filter_map(|(currency, minor)| Money::new(*minor, currency).map(|m| m.to_string()))
-            .collect::<Vec<_>>()
-            .join("\n");
+        let mut totals: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for ((kind, currency), minor) in &self.totals {
+            if let Some(money) = Money::new(*minor, currency) {
+                totals.entry(kind).or_default().push(money.to_string());
+            }
+        }
         let mut links: Vec<Link> = self.largest.into_iter().map(|item| item.link).collect();
         let live = self.live.unwrap_or(false);
         links.push(Link {
@@ -145,19 +170,19 @@ impl<'a> Digest<'a> {
         let count = self.count;
         let followup_text = match followup {
             Followup::Thread => "Each card follows in this thread.",
-            Followup::Links => {
-                "The largest are linked below; every event is kept and listed by `stripe-chatops events list`."
-            }
+            Followup::Listed => "Every event is listed in the messages that follow.",
         };
         let mut fields = vec![Field {
             label: "Events".to_owned(),
             value: types_text,
         }];
-        if !totals_text.is_empty() {
-            fields.push(Field {
-                label: "Total".to_owned(),
-                value: totals_text,
-            });
+        for kind in ["paid", "failed", "refunded", "disputed", "payouts", "other"] {
+            if let Some(amounts) = totals.get(kind) {
+                fields.push(Field {
+                    label: format!("Total {kind}"),
+                    value: amounts.join("\n"),
+                });
+            }
         }
         if let Some((first, last)) = self.created {
             fields.push(Field {
@@ -195,6 +220,40 @@ pub fn card(
         digest.add(view);
     }
     digest.card(digest_id, pace, followup)
+}
+
+/// One line of a digest's list: the event, its amount, who (as the policy
+/// allows) and where to open it.
+pub fn line(view: &EventView, policy: &RedactionPolicy) -> String {
+    let amount = view
+        .amount
+        .as_ref()
+        .map_or(String::new(), |a| format!(" · {}", a.display));
+    let url = view
+        .dashboard_url
+        .as_deref()
+        .or(view.event_url.as_deref())
+        .map_or(String::new(), |u| format!(" · {u}"));
+    format!(
+        "{} · {}{amount}{}{url}",
+        view.id,
+        view.event_type,
+        who(view, policy)
+    )
+}
+
+/// Page `page` of `pages` of a digest's list, with its lines.
+pub fn page_card(digest_id: i64, page: usize, pages: usize, lines: &[String]) -> Card {
+    Card {
+        title: format!("📦 Digest #{digest_id} · events, page {page} of {pages}"),
+        severity: Severity::Info,
+        summary: Some(lines.join("\n")),
+        badges: vec!["digest".to_owned()],
+        fields: Vec::new(),
+        links: Vec::new(),
+        actions: Vec::new(),
+        footer: format!("stripe-chatops digest #{digest_id}"),
+    }
 }
 
 /// The colour a digest takes from what it holds: the worst of its events.
@@ -279,6 +338,23 @@ mod tests {
     }
 
     #[test]
+    fn totals_are_per_kind_and_currency() {
+        let policy = RedactionPolicy::default();
+        let mut digest = Digest::new(&policy, 3);
+        digest.add(&view(1));
+        let mut failed = view(2);
+        failed.event_type = "charge.failed".to_owned();
+        digest.add(&failed);
+        let card = digest.card(1, "1/s", Followup::Thread);
+        let labels: Vec<&str> = card.fields.iter().map(|f| f.label.as_str()).collect();
+        assert!(
+            labels.contains(&"Total paid") && labels.contains(&"Total failed"),
+            "{labels:?}"
+        );
+        assert!(!labels.contains(&"Total"), "never one sum of all");
+    }
+
+    #[test]
     fn a_digest_sums_everything_and_keeps_only_the_largest_items() {
         let policy = RedactionPolicy::default();
         let mut digest = Digest::new(&policy, 3);
@@ -286,7 +362,7 @@ mod tests {
             digest.add(&view(n));
         }
         assert_eq!(digest.largest.len(), 3, "memory for the top items only");
-        let card = digest.card(7, "1/s", Followup::Links);
+        let card = digest.card(7, "1/s", Followup::Listed);
         assert_eq!(card.title, "📦 Digest: 1,000 events");
         // 100 + 200 + … + 100,000 cents = $500,500.00.
         assert!(

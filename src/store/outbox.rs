@@ -144,6 +144,17 @@ pub trait Outbox: Send + Sync {
         limit: u32,
     ) -> Result<Vec<OutboxItem>, StoreError>;
 
+    /// How far a listed digest got: messages sent, and the last delivery listed.
+    async fn digest_progress(&self, digest_id: i64) -> Result<(i64, i64), StoreError>;
+
+    /// Records how far a listed digest got.
+    async fn set_digest_progress(
+        &self,
+        digest_id: i64,
+        pages_sent: i64,
+        listed_after: i64,
+    ) -> Result<(), StoreError>;
+
     /// Holds a card back until `until_ms` without counting a try (a group's interval).
     async fn defer(&self, key: OutboxKey, until_ms: i64) -> Result<(), StoreError>;
 
@@ -389,6 +400,33 @@ macro_rules! impl_outbox {
                     })
                     .collect::<Result<_, sqlx::Error>>()
                     .map_err(StoreError::db("reading a case's queue"))
+            }
+
+            async fn digest_progress(&self, digest_id: i64) -> Result<(i64, i64), StoreError> {
+                let row: Option<(i64, i64)> = sqlx::query_as(
+                    "SELECT pages_sent, listed_after FROM digests WHERE id = $1",
+                )
+                .bind(digest_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::db("reading a digest's progress"))?;
+                Ok(row.unwrap_or((0, 0)))
+            }
+
+            async fn set_digest_progress(
+                &self,
+                digest_id: i64,
+                pages_sent: i64,
+                listed_after: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query("UPDATE digests SET pages_sent = $1, listed_after = $2 WHERE id = $3")
+                    .bind(pages_sent)
+                    .bind(listed_after)
+                    .bind(digest_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(StoreError::db("recording a digest's progress"))?;
+                Ok(())
             }
 
             async fn defer(&self, key: OutboxKey, until_ms: i64) -> Result<(), StoreError> {
