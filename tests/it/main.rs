@@ -5,6 +5,7 @@ mod support;
 
 mod architecture;
 mod cards;
+mod cases;
 mod cli;
 mod connections;
 mod delivery;

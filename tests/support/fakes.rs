@@ -66,6 +66,10 @@ pub struct FakeState {
     windows: Mutex<HashMap<String, VecDeque<Instant>>>,
     /// Discord nonces seen, with the message id they created.
     nonces: Mutex<HashMap<String, u64>>,
+    /// Discord threads started from a message (their id is the message's).
+    pub threads: Mutex<HashSet<String>>,
+    /// Discord message ids handed out.
+    discord_messages: Mutex<HashSet<String>>,
     /// Channels that do not exist.
     pub missing: Mutex<HashSet<String>>,
     /// The Socket Mode WebSocket URL `apps.connections.open` hands out.
@@ -472,6 +476,10 @@ pub async fn discord() -> Fake {
             "/api/v10/channels/{channel}/messages/{message}",
             patch(discord_edit),
         )
+        .route(
+            "/api/v10/channels/{channel}/messages/{message}/threads",
+            post(discord_thread),
+        )
         .route("/api/v10/webhooks/{app}/{token}", post(discord_followup))
         .route("/api/v10/gateway", axum::routing::get(discord_gateway))
         .route(
@@ -610,7 +618,11 @@ async fn discord_create(
         )
             .into_response();
     }
-    if state.missing.lock().unwrap().contains(&channel) {
+    // A message id is a channel only once a thread was started from it.
+    let is_message = state.discord_messages.lock().unwrap().contains(&channel);
+    if state.missing.lock().unwrap().contains(&channel)
+        || (is_message && !state.threads.lock().unwrap().contains(&channel))
+    {
         state.record(404);
         return (
             StatusCode::NOT_FOUND,
@@ -651,12 +663,63 @@ async fn discord_create(
     }
     state.record(200);
     let id = state.accept("create", &channel, body.clone());
+    state.discord_messages.lock().unwrap().insert(
+        discord_message(id, &channel, None)["id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    );
     if let Some(nonce) = body["nonce"].as_str() {
         state.nonces.lock().unwrap().insert(nonce.to_owned(), id);
     }
     (
         bucket_headers(&state),
         axum::Json(discord_message(id, &channel, Some(&body["nonce"]))),
+    )
+        .into_response()
+}
+
+/// `POST /channels/{channel}/messages/{message}/threads`: starts a thread
+/// whose id is the message's; a second start answers Discord's 160004.
+async fn discord_thread(
+    State(state): State<Arc<FakeState>>,
+    Path((channel, message)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let body = json_body(&body);
+    let name_len = body["name"].as_str().map_or(0, |n| n.chars().count());
+    if !(1..=100).contains(&name_len) {
+        state.record(400);
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({ "message": "Invalid Form Body", "code": 50035, "errors": "name: 1-100 characters" })),
+        )
+            .into_response();
+    }
+    if !state.threads.lock().unwrap().insert(message.clone()) {
+        state.record(400);
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({ "message": "A thread has already been created for this message", "code": 160004 })),
+        )
+            .into_response();
+    }
+    state.record(201);
+    state.accept(
+        "thread",
+        &channel,
+        json!({ "message_id": message, "body": body }),
+    );
+    (
+        StatusCode::CREATED,
+        axum::Json(json!({
+            "id": message, "type": 11, "guild_id": "222222222222222222", "name": body["name"],
+            "parent_id": channel, "owner_id": "111111111111111111", "last_message_id": null,
+            "rate_limit_per_user": 0, "message_count": 0, "member_count": 1, "total_message_sent": 0,
+            "flags": 0, "nsfw": false, "permission_overwrites": [],
+            "thread_metadata": { "archived": false, "auto_archive_duration": 10080,
+                "archive_timestamp": "2026-11-24T12:00:00.000000+00:00", "locked": false }
+        })),
     )
         .into_response()
 }

@@ -168,7 +168,8 @@ impl Discord {
             )
             .await;
         match started {
-            Ok(_) => {}
+            // A thread channel we cannot read back was still started.
+            Ok(_) | Err(serenity::Error::Json(_)) => {}
             Err(error) if error_code(&error) == Some(THREAD_EXISTS) => {}
             Err(error) => {
                 let classified = classify(error);
