@@ -79,6 +79,9 @@ pub(super) async fn list_events(config: &Config, limit: u32, json: bool) -> anyh
     let events = store.recent_events(limit).await?;
     for stored in events {
         let event = &stored.event;
+        // Each receiver's delivery: a silenced event is shown as such, never hidden.
+        let deliveries = store.deliveries_of(stored.seq).await?;
+        let silenced = deliveries.iter().any(|d| d.status == "silenced");
         let received = chrono::DateTime::from_timestamp_millis(event.received_at_ms)
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
             .unwrap_or_default();
@@ -94,15 +97,21 @@ pub(super) async fn list_events(config: &Config, limit: u32, json: bool) -> anyh
                 "created": event.created,
                 "received_at": received,
                 "routed": stored.routed_at_ms.is_some(),
+                "silenced": silenced,
+                "deliveries": deliveries
+                    .iter()
+                    .map(|d| serde_json::json!({ "receiver": d.receiver, "status": d.status }))
+                    .collect::<Vec<_>>(),
             });
             println!("{line}");
         } else {
             println!(
-                "{received}  {:<10} {:<4} {:<40} {}",
+                "{received}  {:<10} {:<4} {:<40} {}{}",
                 event.account,
                 if event.livemode { "live" } else { "test" },
                 event.event_type,
-                event.event_id
+                event.event_id,
+                if silenced { "  silenced" } else { "" }
             );
         }
     }

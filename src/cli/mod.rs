@@ -1,12 +1,13 @@
 //! The command line: `demo`, `serve`, `check-config`, `send-sample`,
 //! `events list`, `render`, `simulate`, `dead-letters`, `replay`, `audit`,
-//! `migrate`.
+//! `cases`, `silences`, `migrate`.
 //!
 //! Every command reads the same `bot.toml` (`--config`, default `./bot.toml`)
 //! through the same validation. Errors are printed with their whole cause
 //! chain and a non-zero exit code.
 
 mod cards;
+mod cases;
 mod inspect;
 mod serve;
 
@@ -86,6 +87,18 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Living cases: one card per Stripe object and receiver.
+    Cases {
+        /// What to do with cases.
+        #[command(subcommand)]
+        command: CasesCommand,
+    },
+    /// Silences: matching events are stored but not posted until they end.
+    Silences {
+        /// What to do with silences.
+        #[command(subcommand)]
+        command: SilencesCommand,
+    },
     /// Routes one stored event again and sends its cards again.
     Replay {
         /// Stripe's event id (`evt_…`).
@@ -143,6 +156,64 @@ pub enum EventsCommand {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `cases` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CasesCommand {
+    /// Cases, most recently changed first: key, state, receiver, events, who
+    /// acknowledged or resolved it, and where its card lives.
+    List {
+        /// Only cases nobody resolved.
+        #[arg(long)]
+        open: bool,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One case's events in order, on every receiver, and what each did to its card.
+    Show {
+        /// The case key, e.g. `in_1Q…` (see `cases list`).
+        key: String,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `silences` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SilencesCommand {
+    /// Silences the events every matcher matches, for a while.
+    Add {
+        /// `label=value` or `label!=value` (globs with `*`); labels: type,
+        /// account, livemode, customer, currency, object, case, metadata.KEY.
+        #[arg(long = "matcher", required = true)]
+        matchers: Vec<String>,
+        /// How long, e.g. `2h`, `30m`, `1d`.
+        #[arg(long = "for", value_parser = humantime::parse_duration)]
+        duration: std::time::Duration,
+        /// Why (shown in `silences list`).
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// The silences in force, newest first.
+    List {
+        /// Also the ended and expired ones.
+        #[arg(long)]
+        all: bool,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ends a silence now.
+    Expire {
+        /// Its id (see `silences list`).
+        id: i64,
     },
 }
 
@@ -233,6 +304,31 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             command: AuditCommand::List { limit, json },
         } => {
             inspect::audit_list(&load(&cli.config)?, limit, json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cases { command } => {
+            let config = load(&cli.config)?;
+            match command {
+                CasesCommand::List { open, limit, json } => {
+                    cases::list(&config, open, limit, json).await?
+                }
+                CasesCommand::Show { key, json } => cases::show(&config, &key, json).await?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Silences { command } => {
+            let config = load(&cli.config)?;
+            match command {
+                SilencesCommand::Add {
+                    matchers,
+                    duration,
+                    comment,
+                } => cases::add_silence(&config, &matchers, duration, &comment).await?,
+                SilencesCommand::List { all, json } => {
+                    cases::list_silences(&config, all, json).await?
+                }
+                SilencesCommand::Expire { id } => cases::expire_silence(&config, id).await?,
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Replay { event_id, account } => {

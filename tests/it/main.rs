@@ -12,6 +12,7 @@ mod delivery;
 mod durability;
 mod ingest_http;
 mod interactions;
+mod noise;
 mod parsers_prop;
 mod peers;
 mod pipeline;
