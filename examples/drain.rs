@@ -13,6 +13,11 @@
 //! the server's peak RSS. A third run measures the end-to-end latency from
 //! webhook to fake post, p50 and p99, with budgets raised so that none is
 //! the bottleneck.
+//!
+//! `--reachable N` measures instead how long until every one of a burst of
+//! N events is reachable in chat with its buttons: as a card, or as a card
+//! in its digest's thread (Slack) or among the replies to it (Telegram),
+//! which fill at the platform's pace.
 
 mod common;
 #[path = "../tests/support/fakes.rs"]
@@ -95,20 +100,25 @@ fn signed(event_type: &str) -> (String, Vec<u8>, String) {
 
 /// Posts `count` events with `concurrency` connections; returns how many were acknowledged.
 async fn burst(url: &str, count: usize, concurrency: usize) -> u64 {
+    burst_ids(url, count, concurrency).await.len() as u64
+}
+
+/// Posts `count` events with `concurrency` connections; returns the ids acknowledged.
+async fn burst_ids(url: &str, count: usize, concurrency: usize) -> Vec<String> {
     let client = reqwest::Client::new();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
         let (client, url, next) = (client.clone(), url.to_owned(), next.clone());
         tasks.spawn(async move {
-            let mut acked = 0u64;
+            let mut acked = Vec::new();
             let types = [
                 "invoice.payment_failed",
                 "charge.failed",
                 "charge.dispute.created",
             ];
             while next.fetch_add(1, Ordering::Relaxed) < count {
-                let (_, body, header) = signed(types[acked as usize % types.len()]);
+                let (id, body, header) = signed(types[acked.len() % types.len()]);
                 let response = client
                     .post(&url)
                     .header("stripe-signature", header)
@@ -116,17 +126,75 @@ async fn burst(url: &str, count: usize, concurrency: usize) -> u64 {
                     .send()
                     .await;
                 if response.is_ok_and(|r| r.status().is_success()) {
-                    acked += 1;
+                    acked.push(id);
                 }
             }
             acked
         });
     }
-    let mut acked = 0;
+    let mut acked = Vec::new();
     while let Some(done) = tasks.join_next().await {
-        acked += done.unwrap();
+        acked.extend(done.unwrap());
     }
     acked
+}
+
+/// The event ids a message names.
+fn event_ids(text: &str, into: &mut std::collections::HashSet<String>) {
+    let mut rest = text;
+    while let Some(at) = rest.find("evt_") {
+        let id: String = rest[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        rest = &rest[at + id.len().max(4)..];
+        into.insert(id);
+    }
+}
+
+/// How long until every event of a burst is reachable in chat, folded or not.
+async fn reachable(
+    platform: &'static str,
+    fake: &Fake,
+    receiver: &str,
+    method: &str,
+    events: usize,
+) -> String {
+    let server = start_server(receiver).await;
+    let started = Instant::now();
+    let acked = burst_ids(&server.url, events, 64).await;
+    let deadline = started + Duration::from_secs(3600);
+    let (found, until) = loop {
+        let mut seen = std::collections::HashSet::new();
+        for post in fake.state.posts(method) {
+            event_ids(&post.body.to_string(), &mut seen);
+        }
+        let found = acked.iter().filter(|id| seen.contains(*id)).count();
+        if found == acked.len() {
+            break (found, Some(started.elapsed()));
+        }
+        if Instant::now() > deadline {
+            break (found, None);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let posts = fake.state.posts(method);
+    let top_level = posts
+        .iter()
+        .filter(|p| p.body["thread_ts"].is_null() && p.body["reply_parameters"].is_null())
+        .count();
+    format!(
+        "| {platform} | {} | {} | {} | {} | {} | {} |",
+        acked.len(),
+        acked.len() - found,
+        fake.state.throttled.load(Ordering::Relaxed),
+        top_level,
+        posts.len() - top_level,
+        until.map_or("not within 1 h".to_owned(), |d| format!(
+            "{:.1} s",
+            d.as_secs_f64()
+        )),
+    )
 }
 
 /// Events a top-level message makes visible: its digest count, or 1 for a card.
@@ -245,11 +313,14 @@ async fn latency(samples: usize) -> (Duration, Duration, u64) {
 #[tokio::main]
 async fn main() {
     let mut events = 10_000usize;
+    let mut reachable_of = None;
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let [flag, value] = args.as_slice()
-        && flag == "--events"
-    {
-        events = value.parse().expect("--events N");
+    match args.as_slice() {
+        [flag, value] if flag == "--events" => events = value.parse().expect("--events N"),
+        [flag, value] if flag == "--reachable" => {
+            reachable_of = Some(value.parse::<usize>().expect("--reachable N"))
+        }
+        _ => {}
     }
 
     let slack = fakes::slack().await;
@@ -264,6 +335,30 @@ async fn main() {
         fakes::TELEGRAM_TOKEN,
         telegram.base_url()
     );
+    if let Some(count) = reachable_of {
+        let (slack_row, telegram_row) = tokio::join!(
+            reachable(
+                "Slack channel",
+                &slack,
+                &slack_receiver,
+                "chat.postMessage",
+                count
+            ),
+            reachable(
+                "Telegram group",
+                &telegram,
+                &telegram_receiver,
+                "sendMessage",
+                count
+            ),
+        );
+        println!(
+            "| destination | events acked | not reachable | 429s | top-level messages | in threads / replies | until the last is reachable |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|---:|");
+        println!("{slack_row}\n{telegram_row}");
+        return;
+    }
     let reports = [
         drain(
             "Slack channel",
