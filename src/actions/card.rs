@@ -8,6 +8,10 @@ use crate::render::states;
 
 use super::{Actions, Checked};
 
+/// How often, and how far apart, a press looks for its card's recorded place.
+const RECORDED_TRIES: u32 = 30;
+const RECORDED_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// What the edited card shows.
 pub enum CardState<'a> {
     /// The outcome of an action, first; the buttons already used gone.
@@ -30,10 +34,16 @@ impl Actions {
         let Some(receiver) = config.receivers.get(&token.receiver) else {
             return;
         };
-        let reference = match self.store.delivery_message(token.delivery_id).await {
-            Ok(Some(text)) => MessageRef::from_json(&text),
-            _ => None,
-        };
+        // A press can arrive between the platform accepting the card and
+        // the worker recording where it lives: wait for that, briefly.
+        let mut reference = None;
+        for _ in 0..RECORDED_TRIES {
+            if let Ok(Some(text)) = self.store.delivery_message(token.delivery_id).await {
+                reference = MessageRef::from_json(&text);
+                break;
+            }
+            tokio::time::sleep(RECORDED_PAUSE).await;
+        }
         let (Some(reference), Some(chat)) =
             (reference, self.chats.for_destination(&receiver.destination))
         else {
