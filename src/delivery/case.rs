@@ -20,7 +20,7 @@ use crate::event::EventView;
 use crate::event::case::{
     Change, Phase, Precedence, change, history_line, merge_facts, phase, revoked_notice,
 };
-use crate::render::card::{Field, Severity};
+use crate::render::card::Field;
 use crate::render::{Card, states};
 use crate::store::{CaseRow, OutboxItem, StoreError, StoredEvent, now_ms};
 
@@ -31,8 +31,6 @@ use super::{Budget, Deliverer, idempotency_key};
 const MERGE_LIMIT: u32 = 50;
 /// Other events of a case read for the facts its card needs.
 const FACT_EVENTS: u32 = 20;
-/// History lines in one thread reply; more are counted, not listed.
-const HISTORY_LINES: usize = 10;
 
 /// One event of a case, parsed once.
 struct Step {
@@ -436,7 +434,7 @@ impl Deliverer {
         if lines.is_empty() {
             return Ok(());
         }
-        let card_of_lines = history_card(lines, case_key);
+        let card_of_lines = states::history(lines, case_key);
         let out = Outbound {
             payload: crate::chat::render(receiver.destination.platform(), &card_of_lines),
             card: &card_of_lines,
@@ -502,26 +500,5 @@ fn outcome_of(step: &Step, outcome: &Change, newest: i64) -> Change {
         *outcome
     } else {
         Change::Kept
-    }
-}
-
-/// The small card of a thread reply: the history lines, no buttons, no mention.
-pub fn history_card(lines: &[String], case_key: &str) -> Card {
-    let mut text: Vec<String> = lines.iter().take(HISTORY_LINES).cloned().collect();
-    if lines.len() > HISTORY_LINES {
-        text.push(format!(
-            "…and {} more (stripe-chatops cases show {case_key})",
-            lines.len() - HISTORY_LINES
-        ));
-    }
-    Card {
-        title: "↳ Update".to_owned(),
-        severity: Severity::Info,
-        summary: Some(text.join("\n")),
-        badges: Vec::new(),
-        fields: Vec::new(),
-        links: Vec::new(),
-        actions: Vec::new(),
-        footer: format!("case {case_key}"),
     }
 }

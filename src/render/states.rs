@@ -1,12 +1,13 @@
 //! The states a sent card goes through after a press (pure): the
 //! confirmation a dangerous button asks, the two-step Confirm / Cancel
-//! question, the "Assign…" picker, and the outcome line.
+//! question, the "Assign…" picker, the outcome line, and the history line
+//! a case's later events add in the card's thread ([`history`]).
 //!
 //! The button payloads of the two-step states carry the original token
 //! behind a prefix ([`CONFIRM_PREFIX`], [`CANCEL_PREFIX`], [`PICK_PREFIX`]);
 //! each platform's inbound side reads them back with `chat::Press`.
 
-use super::card::{Action, ButtonStyle, Card, Confirmation, Field};
+use super::card::{Action, ButtonStyle, Card, Confirmation, Field, Severity};
 use crate::event::EventView;
 use crate::redact::RedactionPolicy;
 
@@ -118,6 +119,30 @@ fn cancel(token: &str) -> Action {
         style: ButtonStyle::Default,
         token: Some(format!("{CANCEL_PREFIX}{token}")),
         confirm: None,
+    }
+}
+
+/// History lines in one thread reply; more are counted, not listed.
+pub const HISTORY_LINES: usize = 10;
+
+/// The small card of a thread reply: the history lines, no buttons, no mention.
+pub fn history(lines: &[String], case_key: &str) -> Card {
+    let mut text: Vec<String> = lines.iter().take(HISTORY_LINES).cloned().collect();
+    if lines.len() > HISTORY_LINES {
+        text.push(format!(
+            "…and {} more (stripe-chatops cases show {case_key})",
+            lines.len() - HISTORY_LINES
+        ));
+    }
+    Card {
+        title: "↳ Update".to_owned(),
+        severity: Severity::Info,
+        summary: Some(text.join("\n")),
+        badges: Vec::new(),
+        fields: Vec::new(),
+        links: Vec::new(),
+        actions: Vec::new(),
+        footer: format!("case {case_key}"),
     }
 }
 

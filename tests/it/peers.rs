@@ -156,9 +156,41 @@ async fn prism_accepts_every_card_under_discords_openapi_spec() {
         // Prism's dynamic answers are random data; the request is what is checked.
         let _ = discord.post(&destination, &message).await;
     }
+    // A case's history line in the card's thread, a card that links an
+    // earlier one (a reply), and a page of a listed digest.
+    let earlier = stripe_chatops::chat::MessageRef::new(&serde_json::json!({
+        "platform": "discord", "channel_id": "123456789012345678", "message_id": "223456789012345678"
+    }));
+    let history = stripe_chatops::render::states::history(
+        &["Paid · `invoice.paid` · $49.00 USD · Nov 30, 14:02 UTC · evt_1".to_owned()],
+        "in_1",
+    );
+    let page = stripe_chatops::render::digest::page_card(
+        7,
+        1,
+        3,
+        &["evt_1 · charge.succeeded · $49.00 USD · https://dashboard.stripe.com/test/payments/ch_1".to_owned()],
+    );
+    for (i, (card, linked)) in [(&history, false), (&history, true), (&page, false)]
+        .into_iter()
+        .enumerate()
+    {
+        let message = Outbound {
+            payload: payload(Platform::Discord, card),
+            card,
+            idempotency_key: format!("peer-extra{i}"),
+            reply_to: (i < 2).then(|| earlier.clone()),
+            linked,
+        };
+        let _ = discord.post(&destination, &message).await;
+    }
     let statuses = seen.lock().unwrap().clone();
-    assert_eq!(statuses.len(), types.len());
-    for ((path, status), event_type) in statuses.iter().zip(types) {
+    assert_eq!(statuses.len(), types.len() + 3);
+    for ((path, status), event_type) in
+        statuses
+            .iter()
+            .zip(types.iter().chain(&["history", "linked", "digest page"]))
+    {
         assert_eq!(*status, 200, "{event_type}: Prism refused {path}");
     }
 
