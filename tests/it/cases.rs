@@ -7,7 +7,6 @@
 use std::sync::atomic::Ordering;
 
 use serde_json::{Value, json};
-use stripe_chatops::chat::slack::sign;
 
 use crate::support::fakes::{self, DISCORD_TOKEN, Fake, SLACK_TOKEN, STRIPE_KEY, TELEGRAM_TOKEN};
 use crate::support::*;
@@ -116,32 +115,9 @@ impl SlackSetup {
     }
 
     async fn click(&self, user: &str, token: &str) -> u16 {
-        let payload = json!({
-            "type": "block_actions",
-            "user": { "id": user, "username": user.to_lowercase() },
-            "response_url": format!("{}/response/{user}", self.slack.base_url()),
-            "container": { "type": "message", "channel_id": "C0CASE", "message_ts": "1700000000.000001" },
-            "actions": [{ "type": "button", "action_id": "retry_payment", "value": token, "action_ts": "1700000001.0" }]
-        });
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("payload", &payload.to_string())
-            .finish();
-        let timestamp = now();
         self.app
-            .client
-            .post(self.app.url("/interactions/slack"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("x-slack-request-timestamp", timestamp.to_string())
-            .header(
-                "x-slack-signature",
-                sign(SIGNING_SECRET, timestamp, body.as_bytes()),
-            )
-            .body(body)
-            .send()
+            .slack_click(&self.slack.base_url(), SIGNING_SECRET, user, token)
             .await
-            .unwrap()
-            .status()
-            .as_u16()
     }
 }
 
@@ -718,30 +694,12 @@ per_group = "3000/m"
 "#;
 
 async fn post_backlog(app: &TestApp, count: usize) -> Vec<String> {
-    let mut ids = Vec::new();
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..count {
-        let event = event("invoice.payment_failed");
-        ids.push(event["id"].as_str().unwrap().to_owned());
-        let body = serde_json::to_vec(&event).unwrap();
-        let client = app.client.clone();
-        let url = app.url("/webhooks/stripe");
-        tasks.spawn(async move {
-            client
-                .post(url)
-                .header("stripe-signature", sign_now(&body, SECRET))
-                .body(body)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        });
-    }
-    while let Some(status) = tasks.join_next().await {
-        assert_eq!(status.unwrap(), 200);
-    }
-    ids
+    app.post_all(
+        (0..count)
+            .map(|_| event("invoice.payment_failed"))
+            .collect(),
+    )
+    .await
 }
 
 #[tokio::test]

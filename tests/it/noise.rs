@@ -7,7 +7,6 @@ use std::process::Command;
 use std::sync::atomic::Ordering;
 
 use serde_json::{Value, json};
-use stripe_chatops::chat::slack::sign;
 
 use crate::support::fakes::{self, Fake, SLACK_TOKEN};
 use crate::support::*;
@@ -361,31 +360,10 @@ async fn an_admin_mutes_similar_events_from_a_card() {
         .find(|e| e["action_id"] == "mute")
         .and_then(|e| e["value"].as_str().map(str::to_owned))
         .expect("a Mute similar button");
-    let click = |user: &'static str| {
-        let payload = json!({
-            "type": "block_actions",
-            "user": { "id": user, "username": user.to_lowercase() },
-            "response_url": format!("{}/response/{user}", slack.base_url()),
-            "container": { "type": "message", "channel_id": "C0NOISE", "message_ts": "1700000000.000001" },
-            "actions": [{ "type": "button", "action_id": "mute", "value": mute, "action_ts": "1700000001.0" }]
-        });
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("payload", &payload.to_string())
-            .finish();
-        let timestamp = now();
-        app.client
-            .post(app.url("/interactions/slack"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("x-slack-request-timestamp", timestamp.to_string())
-            .header(
-                "x-slack-signature",
-                sign(SIGNING_SECRET, timestamp, body.as_bytes()),
-            )
-            .body(body)
-            .send()
-    };
+    let slack_url = slack.base_url();
+    let click = |user: &'static str| app.slack_click(&slack_url, SIGNING_SECRET, user, &mute);
     // Finance may not silence; an admin may.
-    assert_eq!(click("U_ALICE").await.unwrap().status(), 200);
+    assert_eq!(click("U_ALICE").await, 200);
     let refused = eventually(20, "a refusal", || async {
         slack.state.posts("response").into_iter().next()
     })
@@ -403,7 +381,7 @@ async fn an_admin_mutes_similar_events_from_a_card() {
             .unwrap()
             .is_empty()
     );
-    assert_eq!(click("U_ADMIN").await.unwrap().status(), 200);
+    assert_eq!(click("U_ADMIN").await, 200);
     let silence = eventually(20, "the silence", || async {
         app.state
             .store
@@ -459,28 +437,9 @@ receiver = "finance"
         slack.base_url()
     );
     let app = start_app(TestDatabase::create(Backend::Sqlite).await, &config).await;
-    let mut ids = Vec::new();
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..60 {
-        let event = event("charge.succeeded");
-        ids.push(event["id"].as_str().unwrap().to_owned());
-        let body = serde_json::to_vec(&event).unwrap();
-        let (client, url) = (app.client.clone(), app.url("/webhooks/stripe"));
-        tasks.spawn(async move {
-            client
-                .post(url)
-                .header("stripe-signature", sign_now(&body, SECRET))
-                .body(body)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        });
-    }
-    while let Some(status) = tasks.join_next().await {
-        assert_eq!(status.unwrap(), 200);
-    }
+    let ids = app
+        .post_all((0..60).map(|_| event("charge.succeeded")).collect())
+        .await;
     let hooks = eventually(60, "every event listed", || async {
         let hooks: Vec<String> = slack
             .state

@@ -347,6 +347,75 @@ impl TestApp {
         self.post_webhook(path, body, Some(&header)).await
     }
 
+    /// Posts events to the root endpoint at once (32 at a time), each signed
+    /// with [`SECRET`]; asserts every one was acknowledged and returns their ids.
+    pub async fn post_all(&self, events: Vec<Value>) -> Vec<String> {
+        let ids = events
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_owned())
+            .collect();
+        let permits = Arc::new(tokio::sync::Semaphore::new(32));
+        let mut tasks = tokio::task::JoinSet::new();
+        for event in events {
+            let permit = permits.clone().acquire_owned().await.unwrap();
+            let body = serde_json::to_vec(&event).unwrap();
+            let (client, url) = (self.client.clone(), self.url("/webhooks/stripe"));
+            tasks.spawn(async move {
+                let status = client
+                    .post(url)
+                    .header("stripe-signature", sign_now(&body, SECRET))
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16();
+                drop(permit);
+                status
+            });
+        }
+        while let Some(status) = tasks.join_next().await {
+            assert_eq!(status.unwrap(), 200);
+        }
+        ids
+    }
+
+    /// Presses a Slack button as `user`: a `block_actions` payload signed
+    /// with `signing_secret`, its private notices going to `{slack}/response/{user}`.
+    pub async fn slack_click(
+        &self,
+        slack: &str,
+        signing_secret: &str,
+        user: &str,
+        token: &str,
+    ) -> u16 {
+        let payload = serde_json::json!({
+            "type": "block_actions",
+            "user": { "id": user, "username": user.to_lowercase() },
+            "response_url": format!("{slack}/response/{user}"),
+            "container": { "type": "message", "channel_id": "C0", "message_ts": "1700000000.000001" },
+            "actions": [{ "type": "button", "action_id": "button", "value": token, "action_ts": "1700000001.0" }]
+        });
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("payload", &payload.to_string())
+            .finish();
+        let timestamp = now();
+        self.client
+            .post(self.url("/interactions/slack"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", timestamp.to_string())
+            .header(
+                "x-slack-signature",
+                stripe_chatops::chat::slack::sign(signing_secret, timestamp, body.as_bytes()),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     /// What the console receiver printed so far.
     pub fn console_text(&self) -> String {
         String::from_utf8_lossy(&self.console.lock().unwrap()).into_owned()
