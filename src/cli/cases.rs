@@ -16,6 +16,24 @@ fn at(ms: Option<i64>) -> String {
         )
 }
 
+/// What a case is about, from its key's prefix.
+fn kind_of(case_key: &str) -> &'static str {
+    if case_key.starts_with("group:") {
+        return "group";
+    }
+    match case_key.split('_').next().unwrap_or_default() {
+        "in" => "invoice",
+        "pi" | "ch" | "py" => "payment",
+        "dp" | "du" => "dispute",
+        "sub" => "subscription",
+        "cs" => "checkout",
+        "po" => "payout",
+        "cus" => "customer",
+        "issfr" => "fraud warning",
+        _ => "object",
+    }
+}
+
 /// `cases list`: the cases, most recently changed first.
 pub(super) async fn list(
     config: &Config,
@@ -29,8 +47,16 @@ pub(super) async fn list(
         println!("no cases{}", if open { " open" } else { "" });
     }
     for case in cases {
+        let last = store
+            .case_steps(&case.case_key)
+            .await?
+            .into_iter()
+            .rev()
+            .find(|s| s.receiver == case.receiver);
         if json {
             let mut line = serde_json::to_value(&case)?;
+            line["kind"] = kind_of(&case.case_key).into();
+            line["last_event"] = serde_json::to_value(&last)?;
             line["updated_at"] = at(Some(case.updated_at_ms)).into();
             line["message_ref"] = case
                 .message_ref
@@ -45,12 +71,14 @@ pub(super) async fn list(
                 (None, None) => "open".to_owned(),
             };
             println!(
-                "{}  {:<32} {:<16} {:<12} {:<3} events  {}  {}",
+                "{}  {:<32} {:<13} {:<16} {:<12} {:<3} events  last {}  {}  {}",
                 at(Some(case.updated_at_ms)),
                 case.case_key,
+                kind_of(&case.case_key),
                 case.state,
                 case.receiver,
                 case.events,
+                last.as_ref().map_or("-", |s| s.event_type.as_str()),
                 status,
                 case.message_ref.as_deref().unwrap_or("-"),
             );

@@ -199,6 +199,47 @@ async fn failed_then_paid_edits_one_slack_card_and_revokes_retry() {
     let steps = s.app.state.store.case_steps("in_case1").await.unwrap();
     let changes: Vec<_> = steps.iter().map(|s| s.change.as_deref()).collect();
     assert_eq!(changes, [Some("opened"), Some("advanced")]);
+
+    // The CLI shows the same.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bot.toml");
+    std::fs::write(&config, config_text(&s.app.database.url, "")).unwrap();
+    let cli = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_stripe-chatops"))
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, listed, _) = cli(&["cases", "list", "--open", "--json"]);
+    assert_eq!(code, Some(0));
+    let line: Value = serde_json::from_str(listed.lines().next().unwrap()).unwrap();
+    assert_eq!(line["case_key"], json!("in_case1"));
+    assert_eq!(line["kind"], json!("invoice"));
+    assert_eq!(line["state"], json!("paid"));
+    assert_eq!(line["receiver"], json!("finance"));
+    assert_eq!(line["message_ref"]["ts"], json!(ts));
+    assert_eq!(line["last_event"]["event_type"], json!("invoice.paid"));
+    let (code, shown, _) = cli(&["cases", "show", "in_case1"]);
+    assert_eq!(code, Some(0));
+    let lines: Vec<&str> = shown.lines().collect();
+    assert!(
+        lines[0].contains("invoice.payment_failed") && lines[0].ends_with("opened"),
+        "{shown}"
+    );
+    assert!(
+        lines[1].contains("invoice.paid") && lines[1].ends_with("advanced"),
+        "{shown}"
+    );
+    let (code, _, stderr) = cli(&["cases", "show", "in_nope"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("no case \"in_nope\""), "{stderr}");
     s.app.stop().await;
 }
 
