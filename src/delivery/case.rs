@@ -219,16 +219,28 @@ impl Deliverer {
                     };
                     new_ref = Some(chat.post(&receiver.destination, &out).await?);
                 }
-                (_, Some(current)) => {
+                (_, Some(mut current)) => {
                     if case.as_ref().and_then(|c| c.card_hash.as_deref()) != Some(hash.as_str()) {
-                        let out = Outbound {
+                        let mut out = Outbound {
                             payload: payload.clone(),
                             card: &card,
                             idempotency_key: format!("edit-{case_key}"),
                             reply_to: None,
                             linked: false,
                         };
-                        chat.edit(&current, &out).await?;
+                        match chat.edit(&current, &out).await {
+                            Ok(()) => {}
+                            Err(SendError::Permanent(reason)) => {
+                                // The card is gone (deleted in chat): post it again.
+                                tracing::warn!(receiver = %receiver.name, case = %case_key, reason = %reason, "delivery: a case's card cannot be edited; posting it again");
+                                drop(permit);
+                                permit = self.pace(budget).await;
+                                out.idempotency_key = key;
+                                current = chat.post(&receiver.destination, &out).await?;
+                                new_ref = Some(current.clone());
+                            }
+                            Err(other) => return Err(other),
+                        }
                         drop(permit);
                         permit = self.pace(budget).await;
                     }

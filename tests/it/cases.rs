@@ -492,6 +492,48 @@ async fn a_refund_after_payment_posts_a_linked_card_and_retires_the_old_one() {
 }
 
 #[tokio::test]
+async fn a_card_deleted_in_chat_is_posted_again() {
+    let s = slack_setup("").await;
+    let t = now() - 600;
+    s.post(&about("invoice.payment_failed", "in_gone", t, |_| {}))
+        .await;
+    eventually(20, "the card", || async {
+        s.top_level().into_iter().next()
+    })
+    .await;
+    s.slack
+        .state
+        .deleted
+        .lock()
+        .unwrap()
+        .insert("1700000000.000001".into());
+    s.post(&about("invoice.paid", "in_gone", t + 60, |_| {}))
+        .await;
+    let again = eventually(20, "the card posted again", || async {
+        s.top_level().into_iter().nth(1)
+    })
+    .await;
+    assert!(again.to_string().contains("Invoice paid"), "{again}");
+    let case = eventually(20, "the case moved to the new card", || async {
+        let case = s
+            .app
+            .state
+            .store
+            .case("finance", "in_gone")
+            .await
+            .unwrap()?;
+        (case.state == "paid").then_some(case)
+    })
+    .await;
+    assert_ne!(
+        case.message_ref.as_deref(),
+        Some(r#"{"channel":"C0CASE","platform":"slack","ts":"1700000000.000001"}"#)
+    );
+    assert_eq!(s.app.state.store.outbox_counts().await.unwrap().dead, 0);
+    s.app.stop().await;
+}
+
+#[tokio::test]
 async fn acknowledge_and_resolve_stay_on_the_card_through_later_events() {
     let s = slack_setup("").await;
     let t = now() - 600;

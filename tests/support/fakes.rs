@@ -72,6 +72,8 @@ pub struct FakeState {
     discord_messages: Mutex<HashSet<String>>,
     /// Channels that do not exist.
     pub missing: Mutex<HashSet<String>>,
+    /// Slack messages (ts) deleted by someone in the channel.
+    pub deleted: Mutex<HashSet<String>>,
     /// The Socket Mode WebSocket URL `apps.connections.open` hands out.
     pub ws_url: Mutex<Option<String>>,
     /// Telegram updates waiting for `getUpdates`.
@@ -344,6 +346,10 @@ async fn slack_method(
         }
         "chat.update" => {
             state.record(200);
+            let ts = body["ts"].as_str().unwrap_or_default();
+            if state.deleted.lock().unwrap().contains(ts) {
+                return slack_error("message_not_found");
+            }
             state.accept("chat.update", &channel, body.clone());
             axum::Json(json!({ "ok": true, "channel": channel, "ts": body["ts"], "text": body["text"],
                 "message": { "type": "message", "ts": body["ts"], "text": body["text"], "bot_id": "B0FAKE" } }))

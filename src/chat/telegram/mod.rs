@@ -209,7 +209,10 @@ impl Chat for Telegram {
         if let Some(preview) = parts.preview {
             request = request.link_preview_options(preview);
         }
-        request.await.map_err(|e| self.classify(e))?;
-        Ok(())
+        match request.await {
+            // The card already shows this: nothing to change is not a failure.
+            Ok(_) | Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
+            Err(error) => Err(self.classify(error)),
+        }
     }
 }
