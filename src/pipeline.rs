@@ -68,7 +68,12 @@ pub fn routing_for(
     tracing::debug!(event_id = %stored.event.event_id, event_type = %stored.event.event_type, receivers = ?receivers, silenced_by, "event routed");
     Routed {
         seq: stored.seq,
-        case_ids,
+        // No receiver can edit a card: no case to keep, and no bookkeeping.
+        case_ids: if config.keeps_cases() {
+            case_ids
+        } else {
+            Vec::new()
+        },
         deliveries,
     }
 }

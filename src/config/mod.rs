@@ -271,6 +271,18 @@ impl Config {
         )
     }
 
+    /// Whether any receiver keeps living cases: a destination whose messages
+    /// can be edited (Slack with a bot token, Discord, a Telegram chat).
+    /// Without one, the pipeline skips the case bookkeeping altogether.
+    pub fn keeps_cases(&self) -> bool {
+        self.receivers.values().any(|r| match &r.destination {
+            Destination::Slack(_) => self.slack.bot_token.is_some(),
+            Destination::Discord(_) => true,
+            Destination::Telegram(target) => target.chat_id.is_some(),
+            Destination::Console | Destination::Webhook(_) => false,
+        })
+    }
+
     /// The name cards show for an account: its `display_name`, else the account name.
     pub fn account_name<'a>(&'a self, account: &'a str) -> &'a str {
         self.endpoint(account)

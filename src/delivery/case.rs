@@ -176,6 +176,14 @@ impl Deliverer {
             .filter(|s| outcome != Change::Opened || s.item.key.id() != newest.2)
             .map(|s| history_line(&s.view, outcome_of(s, &outcome, newest.2), &head_phase))
             .collect();
+        // The earlier buttons stop acting before the card changes: a press
+        // in between answers with the new state instead of acting on the old.
+        if head_moves && outcome != Change::Opened {
+            let notice = revoked_notice(&head_phase, head_precedence.created);
+            self.store
+                .revoke_case_tokens(&receiver.name, case_key, head_delivery, &notice)
+                .await?;
+        }
         let result: Result<(), SendError> = async {
             let mut permit = self.pace(budget).await;
             match (outcome, posted.as_deref().and_then(MessageRef::from_json)) {
@@ -263,12 +271,6 @@ impl Deliverer {
             .clone()
             .or_else(|| posted.as_deref().and_then(MessageRef::from_json));
         let card_ref_json = card_ref.as_ref().map(MessageRef::to_json);
-        if head_moves && outcome != Change::Opened {
-            let notice = revoked_notice(&head_phase, head_precedence.created);
-            self.store
-                .revoke_case_tokens(&receiver.name, case_key, head_delivery, &notice)
-                .await?;
-        }
         let mut row = case.clone().unwrap_or_else(|| CaseRow {
             receiver: receiver.name.clone(),
             case_key: case_key.to_owned(),

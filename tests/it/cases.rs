@@ -192,8 +192,11 @@ async fn failed_then_paid_edits_one_slack_card_and_revokes_retry() {
     assert_eq!(notice.body["response_type"], json!("ephemeral"));
     assert_eq!(s.stripe.state.received().len(), 0, "0 Stripe calls");
 
-    let cases = s.app.state.store.list_cases(false, 10).await.unwrap();
-    assert_eq!(cases.len(), 1);
+    let cases = eventually(20, "the case recorded", || async {
+        let cases = s.app.state.store.list_cases(false, 10).await.unwrap();
+        (cases.len() == 1 && cases[0].state == "paid").then_some(cases)
+    })
+    .await;
     assert_eq!(cases[0].case_key, "in_case1");
     assert_eq!(cases[0].state, "paid");
     let steps = s.app.state.store.case_steps("in_case1").await.unwrap();
@@ -468,8 +471,11 @@ async fn a_refund_after_payment_posts_a_linked_card_and_retires_the_old_one() {
         retired.body
     );
     // The charge's case is named after its payment intent.
-    let cases = s.app.state.store.list_cases(false, 10).await.unwrap();
-    assert_eq!(cases.len(), 1);
+    let cases = eventually(20, "the case recorded", || async {
+        let cases = s.app.state.store.list_cases(false, 10).await.unwrap();
+        (cases.len() == 1 && cases[0].state == "refunded").then_some(cases)
+    })
+    .await;
     assert!(
         cases[0].case_key.starts_with("pi_"),
         "{}",
@@ -653,16 +659,12 @@ async fn failed_then_paid_on_discord_edits_and_threads_the_history() {
 
 /// Every unused token of the case's first card is revoked with the notice.
 async fn assert_revoked(app: &TestApp, case_key: &str) {
-    let case = app
-        .state
-        .store
-        .case(
-            app.state.config().receivers.keys().next().unwrap(),
-            case_key,
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let receiver = app.state.config().receivers.keys().next().unwrap().clone();
+    let case = eventually(20, "the case at its new head", || async {
+        let case = app.state.store.case(&receiver, case_key).await.unwrap()?;
+        (case.state == "paid").then_some(case)
+    })
+    .await;
     let first_delivery = case.head_delivery_id - 1;
     let open = app.state.store.open_tokens(first_delivery).await.unwrap();
     assert!(
