@@ -1520,3 +1520,67 @@ async fn discord_gateway_presses_act_without_a_public_url() {
     assert_eq!(s.stripe.state.received().len(), 1);
     s.app.stop().await;
 }
+
+// ------------------------------------------- Living cases: revoked buttons
+
+/// Posts `invoice.paid` for the invoice of the setup's card (its only event).
+async fn pay_the_invoice(app: &TestApp) {
+    let stored = app.state.store.recent_events(1).await.unwrap();
+    let failed: Value = serde_json::from_str(&stored[0].event.payload).unwrap();
+    let mut paid = event("invoice.paid");
+    paid["data"]["object"]["id"] = failed["data"]["object"]["id"].clone();
+    paid["created"] = (failed["created"].as_i64().unwrap() + 60).into();
+    assert_eq!(
+        app.post_event("/webhooks/stripe", &paid, SECRET).await.0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn after_payment_the_old_retry_on_telegram_does_nothing() {
+    let s = telegram_setup(true).await;
+    let retry = s.data("Retry payment");
+    pay_the_invoice(&s.app).await;
+    let edit = eventually(20, "the card edited to paid", || async {
+        s.telegram.state.posts("editMessageText").into_iter().next()
+    })
+    .await;
+    assert!(!edit.body.to_string().contains(&retry), "Retry is gone");
+    assert_eq!(s.press(42, &retry, Some(TELEGRAM_SECRET)).await, 200);
+    let answers = s.answers(1).await;
+    let text = answers[0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("This invoice was paid at ") && text.ends_with("; nothing was done."),
+        "{text}"
+    );
+    assert_eq!(
+        answers[0]["show_alert"],
+        json!(true),
+        "privately, to the presser"
+    );
+    assert_eq!(s.stripe.state.received().len(), 0, "0 Stripe calls");
+    s.app.stop().await;
+}
+
+#[tokio::test]
+async fn after_payment_the_old_retry_on_discord_does_nothing() {
+    let s = discord_setup().await;
+    let retry = s.custom_id("Retry payment");
+    pay_the_invoice(&s.app).await;
+    eventually(20, "the card edited to paid", || async {
+        s.discord
+            .state
+            .posts("edit")
+            .into_iter()
+            .find(|e| e.body.to_string().contains("Invoice paid"))
+    })
+    .await;
+    let body = s.interaction("42", &["900000000000000001"], &retry);
+    let (status, answer) = s.send(&body, &s.key).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["data"]["flags"], json!(64), "ephemeral: {answer}");
+    let text = answer["data"]["content"].as_str().unwrap();
+    assert!(text.starts_with("This invoice was paid at "), "{text}");
+    assert_eq!(s.stripe.state.received().len(), 0, "0 Stripe calls");
+    s.app.stop().await;
+}
