@@ -57,7 +57,10 @@ impl Actions {
             _ => None,
         };
         let mut view = view.clone();
-        if let Some(case) = case.as_ref().filter(|c| !c.case_key.starts_with("group:")) {
+        if let Some(case) = case
+            .as_ref()
+            .filter(|c| !c.case_key.starts_with("group:") && crate::event::case::lacks_facts(&view))
+        {
             let others: Vec<_> = self
                 .store
                 .case_events(&case.case_key, 20)

@@ -18,7 +18,8 @@ use crate::chat::{Chat, MessageRef, Outbound, SendError};
 use crate::config::{ActionKind, Receiver, Snapshot};
 use crate::event::EventView;
 use crate::event::case::{
-    Change, Phase, Precedence, change, history_line, merge_facts, phase, revoked_notice,
+    Change, Phase, Precedence, change, history_line, lacks_facts, merge_facts, phase,
+    revoked_notice,
 };
 use crate::render::card::Field;
 use crate::render::{Card, states};
@@ -363,7 +364,7 @@ impl Deliverer {
         fresh_buttons: bool,
         steps: &[Step],
     ) -> Result<Card, String> {
-        if !case_key.starts_with("group:") {
+        if !case_key.starts_with("group:") && lacks_facts(&head) {
             let others: Vec<EventView> = self
                 .store
                 .case_events(case_key, FACT_EVENTS)

@@ -261,6 +261,19 @@ fn subscription_phase(event_type: &str, view: &EventView) -> Phase {
     }
 }
 
+/// Whether [`merge_facts`] could add anything to `head`: it is a failed
+/// payment without its reason, or a payment without its card. Otherwise
+/// the case's other events need not be read at all.
+pub fn lacks_facts(head: &EventView) -> bool {
+    let payment = matches!(
+        head.kind,
+        ObjectKind::Invoice | ObjectKind::Charge | ObjectKind::PaymentIntent
+    );
+    payment
+        && ((phase(head).state == "payment_failed" && head.failure.is_none())
+            || head.card.is_none())
+}
+
 /// Fills in what the case's card needs from its other events: the decline
 /// reason and the card of a failed payment live on the charge and the
 /// payment intent, never on the invoice (`CARDS.md`). `others` are the
