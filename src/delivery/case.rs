@@ -206,7 +206,7 @@ impl Deliverer {
                         drop(permit);
                         permit = self.pace(budget).await;
                         self.history(chat, receiver, &posted, &lines, case_key, first)
-                            .await?;
+                            .await;
                     }
                     new_ref = Some(posted);
                 }
@@ -254,7 +254,7 @@ impl Deliverer {
                         permit = self.pace(budget).await;
                     }
                     self.history(chat, receiver, &current, &lines, case_key, first)
-                        .await?;
+                        .await;
                 }
             }
             drop(permit);
@@ -437,6 +437,8 @@ impl Deliverer {
 
     /// Posts the history lines of a step into the card's thread: a Slack
     /// thread reply, a Discord thread, a Telegram reply. It mentions nobody.
+    /// A failure is logged, not retried: the card itself is out (or
+    /// edited), and a retry of the step would post the card again.
     async fn history(
         &self,
         chat: &Arc<dyn Chat>,
@@ -445,9 +447,9 @@ impl Deliverer {
         lines: &[String],
         case_key: &str,
         first: &Step,
-    ) -> Result<(), SendError> {
+    ) {
         if lines.is_empty() {
-            return Ok(());
+            return;
         }
         let card_of_lines = states::history(lines, case_key);
         let out = Outbound {
@@ -457,7 +459,11 @@ impl Deliverer {
             reply_to: Some(card.clone()),
             linked: false,
         };
-        chat.post(&receiver.destination, &out).await.map(|_| ())
+        if let Err(error) = chat.post(&receiver.destination, &out).await {
+            tracing::warn!(receiver = %receiver.name, case = %case_key, error = %error, "delivery: a case's history line was not posted; the card is up to date");
+            self.metrics
+                .delivery(receiver.destination.platform().name(), "history_lost", 1);
+        }
     }
 
     /// Takes the buttons off a case's old card and says the case moved on.

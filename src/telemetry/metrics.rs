@@ -103,7 +103,7 @@ impl Default for Metrics {
         let deliveries = Family::<Labels, Counter>::default();
         registry.register(
             "deliveries",
-            "Outbox outcomes, by platform and outcome (sent, digest, folded, retry, rate_limited, dead)",
+            "Outbox outcomes, by platform and outcome (sent, digest, folded, retry, rate_limited, dead, history_lost)",
             deliveries.clone(),
         );
         let config_reloads = Family::<Labels, Counter>::default();

@@ -540,6 +540,41 @@ async fn a_card_deleted_in_chat_is_posted_again() {
 }
 
 #[tokio::test]
+async fn a_history_line_that_fails_never_posts_the_card_twice() {
+    let s = slack_setup("").await;
+    let t = now() - 600;
+    s.post(&about("invoice.payment_failed", "in_flaky", t, |_| {}))
+        .await;
+    eventually(20, "the card", || async {
+        s.top_level().into_iter().next()
+    })
+    .await;
+    eventually(20, "the first marked sent", || async {
+        (s.app.state.store.outbox_counts().await.unwrap().sent == 1).then_some(())
+    })
+    .await;
+    // An earlier event leaves the card as it is: only its history line goes
+    // out, and Slack fails it.
+    s.slack.state.fail_next.store(1, Ordering::Relaxed);
+    s.post(&about("invoice.finalized", "in_flaky", t - 60, |_| {}))
+        .await;
+    eventually(20, "the second marked sent", || async {
+        (s.app.state.store.outbox_counts().await.unwrap().sent == 2).then_some(())
+    })
+    .await;
+    assert_eq!(s.top_level().len(), 1, "the card is not posted again");
+    assert!(
+        s.slack.state.posts("chat.update").is_empty(),
+        "nothing to edit"
+    );
+    assert!(
+        s.app.metrics().await.contains("outcome=\"history_lost\""),
+        "the lost line is counted"
+    );
+    s.app.stop().await;
+}
+
+#[tokio::test]
 async fn acknowledge_and_resolve_stay_on_the_card_through_later_events() {
     let s = slack_setup("").await;
     let t = now() - 600;
