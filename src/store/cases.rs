@@ -315,16 +315,19 @@ macro_rules! impl_cases {
                 keep_delivery: i64,
                 notice: &str,
             ) -> Result<u64, StoreError> {
-                let done = sqlx::query(
-                    "UPDATE action_tokens SET revoked_notice = $1
-                     WHERE receiver = $2 AND delivery_id <> $3 AND used_at_ms IS NULL AND revoked_notice IS NULL
-                       AND delivery_id IN (SELECT id FROM deliveries WHERE receiver = $2 AND case_key = $4)",
-                )
-                .bind(notice)
-                .bind(receiver)
-                .bind(keep_delivery)
-                .bind(case_key)
-                .execute(&self.pool)
+                let done = $crate::store::in_write_tx(&self.pool, BEGIN_WRITE, async |tx| {
+                    sqlx::query(
+                        "UPDATE action_tokens SET revoked_notice = $1
+                         WHERE receiver = $2 AND delivery_id <> $3 AND used_at_ms IS NULL AND revoked_notice IS NULL
+                           AND delivery_id IN (SELECT id FROM deliveries WHERE receiver = $2 AND case_key = $4)",
+                    )
+                    .bind(notice)
+                    .bind(receiver)
+                    .bind(keep_delivery)
+                    .bind(case_key)
+                    .execute(&mut *tx)
+                    .await
+                })
                 .await
                 .map_err(StoreError::db("revoking a case's buttons"))?;
                 Ok(done.rows_affected())
@@ -434,16 +437,19 @@ macro_rules! impl_cases {
 
             async fn add_silence(&self, silence: &$crate::store::cases::NewSilence) -> Result<i64, StoreError> {
                 let matchers = serde_json::to_string(&silence.matchers).unwrap_or_else(|_| "[]".to_owned());
-                sqlx::query_scalar(
-                    "INSERT INTO silences (matchers, comment, created_by, starts_at_ms, ends_at_ms)
-                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                )
-                .bind(matchers)
-                .bind(&silence.comment)
-                .bind(&silence.created_by)
-                .bind(silence.starts_at_ms)
-                .bind(silence.ends_at_ms)
-                .fetch_one(&self.pool)
+                $crate::store::in_write_tx(&self.pool, BEGIN_WRITE, async |tx| {
+                    sqlx::query_scalar(
+                        "INSERT INTO silences (matchers, comment, created_by, starts_at_ms, ends_at_ms)
+                         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                    )
+                    .bind(&matchers)
+                    .bind(&silence.comment)
+                    .bind(&silence.created_by)
+                    .bind(silence.starts_at_ms)
+                    .bind(silence.ends_at_ms)
+                    .fetch_one(&mut *tx)
+                    .await
+                })
                 .await
                 .map_err(StoreError::db("adding a silence"))
             }
@@ -483,12 +489,17 @@ macro_rules! impl_cases {
             }
 
             async fn expire_silence(&self, id: i64, now_ms: i64) -> Result<bool, StoreError> {
-                let done = sqlx::query(
-                    "UPDATE silences SET expired_at_ms = $1 WHERE id = $2 AND expired_at_ms IS NULL AND ends_at_ms > $1",
-                )
-                .bind(now_ms)
-                .bind(id)
-                .execute(&self.pool)
+                // A write transaction from its start: SQLite never has to
+                // upgrade a read snapshot (which fails at once when stale).
+                let done = $crate::store::in_write_tx(&self.pool, BEGIN_WRITE, async |tx| {
+                    sqlx::query(
+                        "UPDATE silences SET expired_at_ms = $1 WHERE id = $2 AND expired_at_ms IS NULL AND ends_at_ms > $1",
+                    )
+                    .bind(now_ms)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                })
                 .await
                 .map_err(StoreError::db("expiring a silence"))?;
                 Ok(done.rows_affected() == 1)

@@ -204,7 +204,8 @@ async fn silences_hold_events_back_are_listed_and_expire() {
     let silence: Value = serde_json::from_str(listed.lines().next().unwrap()).unwrap();
     assert_eq!(silence["state"], json!("active"));
     assert_eq!(silence["comment"], json!("CRM sync runs tonight"));
-    assert_eq!(run(&["silences", "expire", "1"], &config).0, 0);
+    let (code, _, stderr) = run(&["silences", "expire", "1"], &config);
+    assert_eq!(code, 0, "{stderr}");
     let (code, _, stderr) = run(&["silences", "expire", "1"], &config);
     assert_eq!(code, 1);
     assert!(stderr.contains("no silence 1 in force"), "{stderr}");
