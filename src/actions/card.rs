@@ -3,8 +3,8 @@
 //! state the press asks for (see `render::states`).
 
 use crate::chat::{MessageRef, Outbound};
-use crate::config::ActionKind;
 use crate::render::states;
+use crate::store::cases::merge_case_facts;
 
 use super::{Actions, Checked};
 
@@ -57,20 +57,8 @@ impl Actions {
             _ => None,
         };
         let mut view = view.clone();
-        if let Some(case) = case
-            .as_ref()
-            .filter(|c| !c.case_key.starts_with("group:") && crate::event::case::lacks_facts(&view))
-        {
-            let others: Vec<_> = self
-                .store
-                .case_events(&case.case_key, 20)
-                .await
-                .unwrap_or_default()
-                .iter()
-                .filter(|s| s.event.event_id != view.id)
-                .filter_map(|s| s.view().ok())
-                .collect();
-            crate::event::case::merge_facts(&mut view, &others);
+        if let Some(case) = &case {
+            let _ = merge_case_facts(self.store.as_ref(), &case.case_key, &mut view).await;
         }
         let view = &view;
         let Ok(mut card) = config.card_for(templates, view, Some(receiver)) else {
@@ -81,24 +69,7 @@ impl Actions {
             .open_tokens(token.delivery_id)
             .await
             .unwrap_or_default();
-        card.actions.retain_mut(|action| {
-            match open.iter().find(|(name, _)| *name == action.action) {
-                Some((_, open_token)) => {
-                    action.token = Some(open_token.clone());
-                    if let Some(kind) = ActionKind::parse(&action.action)
-                        && config.interactions.policy(kind).confirm
-                    {
-                        action.confirm = Some(states::confirmation(
-                            &action.label,
-                            view,
-                            &receiver.redaction,
-                        ));
-                    }
-                    true
-                }
-                None => false,
-            }
-        });
+        config.keep_open_buttons(&mut card, &open, view, receiver);
         if let Some(case) = &case {
             for note in &case.notes {
                 states::with_outcome(&mut card, note);

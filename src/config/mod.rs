@@ -271,6 +271,35 @@ impl Config {
         )
     }
 
+    /// Keeps only the buttons of `card` that still have an open token
+    /// (`open`: action name and token), puts the tokens on them, and asks
+    /// for confirmation where the action's policy says so. Used when a sent
+    /// card is rendered again: after a press, and when its case changes.
+    pub fn keep_open_buttons(
+        &self,
+        card: &mut Card,
+        open: &[(String, String)],
+        view: &EventView,
+        receiver: &Receiver,
+    ) {
+        card.actions.retain_mut(|action| {
+            let Some((_, token)) = open.iter().find(|(name, _)| *name == action.action) else {
+                return false;
+            };
+            action.token = Some(token.clone());
+            if let Some(kind) = ActionKind::parse(&action.action)
+                && self.interactions.policy(kind).confirm
+            {
+                action.confirm = Some(crate::render::states::confirmation(
+                    &action.label,
+                    view,
+                    &receiver.redaction,
+                ));
+            }
+            true
+        });
+    }
+
     /// Whether any receiver keeps living cases: a destination whose messages
     /// can be edited (Slack with a bot token, Discord, a Telegram chat).
     /// Without one, the pipeline skips the case bookkeeping altogether.

@@ -15,14 +15,12 @@ use std::sync::Arc;
 use sha2::{Digest as _, Sha256};
 
 use crate::chat::{Chat, MessageRef, Outbound, SendError};
-use crate::config::{ActionKind, Receiver, Snapshot};
+use crate::config::{Receiver, Snapshot};
 use crate::event::EventView;
-use crate::event::case::{
-    Change, Phase, Precedence, change, history_line, lacks_facts, merge_facts, phase,
-    revoked_notice,
-};
+use crate::event::case::{Change, Phase, Precedence, change, history_line, phase, revoked_notice};
 use crate::render::card::Field;
 use crate::render::{Card, states};
+use crate::store::cases::merge_case_facts;
 use crate::store::{CaseRow, OutboxItem, StoreError, StoredEvent, now_ms};
 
 use super::budget::Permit;
@@ -30,8 +28,6 @@ use super::{Budget, Deliverer, idempotency_key};
 
 /// Pending events of one case merged into one edit, at most.
 const MERGE_LIMIT: u32 = 50;
-/// Other events of a case read for the facts its card needs.
-const FACT_EVENTS: u32 = 20;
 
 /// One event of a case, parsed once.
 struct Step {
@@ -364,18 +360,9 @@ impl Deliverer {
         fresh_buttons: bool,
         steps: &[Step],
     ) -> Result<Card, String> {
-        if !case_key.starts_with("group:") && lacks_facts(&head) {
-            let others: Vec<EventView> = self
-                .store
-                .case_events(case_key, FACT_EVENTS)
-                .await
-                .map_err(|e| e.to_string())?
-                .iter()
-                .filter(|s| s.event.event_id != head.id)
-                .filter_map(|s| s.view().ok())
-                .collect();
-            merge_facts(&mut head, &others);
-        }
+        merge_case_facts(self.store.as_ref(), case_key, &mut head)
+            .await
+            .map_err(|e| e.to_string())?;
         let mut card = snapshot
             .config
             .card_for(&snapshot.templates, &head, Some(receiver))
@@ -407,24 +394,9 @@ impl Deliverer {
                     .open_tokens(head_delivery)
                     .await
                     .map_err(|e| e.to_string())?;
-                let config = &snapshot.config;
-                card.actions.retain_mut(|action| {
-                    let Some((_, token)) = open.iter().find(|(name, _)| *name == action.action)
-                    else {
-                        return false;
-                    };
-                    action.token = Some(token.clone());
-                    if let Some(kind) = ActionKind::parse(&action.action)
-                        && config.interactions.policy(kind).confirm
-                    {
-                        action.confirm = Some(states::confirmation(
-                            &action.label,
-                            &head,
-                            &receiver.redaction,
-                        ));
-                    }
-                    true
-                });
+                snapshot
+                    .config
+                    .keep_open_buttons(&mut card, &open, &head, receiver);
             }
         }
         if let Some(case) = case {

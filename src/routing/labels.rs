@@ -164,16 +164,6 @@ impl Silences {
         Self { silences }
     }
 
-    /// How many are active.
-    pub fn len(&self) -> usize {
-        self.silences.len()
-    }
-
-    /// Whether none is active.
-    pub fn is_empty(&self) -> bool {
-        self.silences.is_empty()
-    }
-
     /// The first silence every matcher of which matches the event.
     pub fn silencing(&self, view: &EventView, case_ids: &[String]) -> Option<i64> {
         self.silences

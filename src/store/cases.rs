@@ -14,6 +14,8 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use super::{StoreError, StoredEvent};
+use crate::event::EventView;
+use crate::event::case::{lacks_facts, merge_facts};
 
 /// One case's card on one receiver.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -152,6 +154,31 @@ pub fn resolve_case_keys(
     (keys, added)
 }
 
+/// Fills in `head`'s missing facts (a failed payment's reason, the card
+/// used) from the other events of its case, reading them only when it lacks
+/// one; a group (`group:` key) has no object whose facts could be merged.
+pub async fn merge_case_facts(
+    store: &dyn Cases,
+    case_key: &str,
+    head: &mut EventView,
+) -> Result<(), StoreError> {
+    if case_key.starts_with("group:") || !lacks_facts(head) {
+        return Ok(());
+    }
+    let others: Vec<EventView> = store
+        .case_events(case_key, FACT_EVENTS)
+        .await?
+        .iter()
+        .filter(|s| s.event.event_id != head.id)
+        .filter_map(|s| s.view().ok())
+        .collect();
+    merge_facts(head, &others);
+    Ok(())
+}
+
+/// Other events of a case read for the facts its card needs.
+const FACT_EVENTS: u32 = 20;
+
 /// The case and silence operations of a store.
 #[async_trait]
 pub trait Cases: Send + Sync {
@@ -288,11 +315,7 @@ macro_rules! impl_cases {
             }
 
             async fn case_events(&self, case_key: &str, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
-                let columns = EVENT_COLUMNS
-                    .split(", ")
-                    .map(|c| format!("e.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let columns = $crate::store::event_columns_of("e");
                 let rows = sqlx::query(&format!(
                     "SELECT {columns} FROM case_events c JOIN events e ON e.seq = c.event_seq
                      WHERE c.case_key = $1 ORDER BY e.seq DESC LIMIT $2"

@@ -97,6 +97,16 @@ impl StoredEvent {
     }
 }
 
+/// [`EVENT_COLUMNS`] qualified by a table alias (`e.seq, e.account, …`),
+/// for queries that join events to another table.
+pub fn event_columns_of(alias: &str) -> String {
+    EVENT_COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The columns [`StoredEvent::from_row`] reads.
 pub const EVENT_COLUMNS: &str = "seq, account, event_id, event_type, livemode, connect_account, api_version, created, received_at_ms, payload, routed_at_ms";
 

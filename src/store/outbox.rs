@@ -312,11 +312,7 @@ macro_rules! impl_outbox {
                     })()
                     .map_err(map);
                 }
-                let columns = EVENT_COLUMNS
-                    .split(", ")
-                    .map(|c| format!("e.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let columns = $crate::store::event_columns_of("e");
                 for (condition, join) in [
                     ("d.digest_id IS NULL AND (d.first_attempt_at_ms IS NOT NULL OR d.next_attempt_at_ms <= $2)", ""),
                     ("d.digest_id IS NOT NULL", "JOIN digests g ON g.id = d.digest_id"),
@@ -363,11 +359,7 @@ macro_rules! impl_outbox {
                 limit: u32,
             ) -> Result<Vec<OutboxItem>, StoreError> {
                 use sqlx::Row;
-                let columns = EVENT_COLUMNS
-                    .split(", ")
-                    .map(|c| format!("e.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let columns = $crate::store::event_columns_of("e");
                 let rows = sqlx::query(&format!(
                     "SELECT d.id AS delivery_id, d.attempts, d.first_attempt_at_ms, d.next_attempt_at_ms,
                             d.case_key, d.route, {columns}
@@ -497,11 +489,7 @@ macro_rules! impl_outbox {
                 limit: u32,
             ) -> Result<Vec<(i64, StoredEvent)>, StoreError> {
                 use sqlx::Row;
-                let columns = EVENT_COLUMNS
-                    .split(", ")
-                    .map(|c| format!("e.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let columns = $crate::store::event_columns_of("e");
                 let rows = sqlx::query(&format!(
                     "SELECT d.id AS delivery_id, {columns} FROM deliveries d JOIN events e ON e.seq = d.event_seq
                      WHERE d.digest_id = $1 AND d.id > $2 ORDER BY d.id LIMIT $3"
