@@ -17,8 +17,10 @@
 //!    API client), [`chat`] (one folder per platform: renderer, sender,
 //!    inbound side; the registry).
 //! 4. services: [`pipeline`] (routing stored events to deliveries),
-//!    [`delivery`] (the outbox worker, budgets, fan-out), [`actions`] (checks,
-//!    approvals, the actions, audit, card edits).
+//!    [`delivery`] (the outbox worker, budgets, fan-out, cards completed
+//!    from Stripe's API), [`actions`] (checks, approvals, the actions,
+//!    audit, card edits, look-ups), [`catch_up`] (missed events and poll
+//!    mode, read with `GET /v1/events`).
 //! 5. inbound: [`http`] (the accept loop and its limits, webhooks,
 //!    interaction endpoints, health, metrics, `POST /-/reload`),
 //!    [`listen`] (Slack Socket Mode, the Discord gateway, Telegram long polling).
@@ -37,6 +39,7 @@
 #![forbid(unsafe_code)]
 
 pub mod actions;
+pub mod catch_up;
 pub mod chat;
 pub mod cli;
 pub mod config;
@@ -140,15 +143,32 @@ pub async fn run_with(
     ));
     let chats = Arc::new(chats);
     let mut state = state;
+    // One Stripe client (one pace per key) for actions, cards and catch-up;
+    // `[stripe] api_base_url` and the client's settings apply at start.
+    let stripe_client = stripe::api::StripeClient::new(&state.config().stripe);
+    let enricher = Arc::new(stripe::enrich::Enricher::new(
+        stripe_client.clone(),
+        &state.config().stripe,
+    ));
+    let catch_up = Arc::new(catch_up::CatchUp::new(
+        state.live.clone(),
+        state.store.clone(),
+        stripe_client.clone(),
+        state.metrics.clone(),
+        state.pipeline_wake.clone(),
+    ));
+    let catching_up = tokio::spawn(catch_up.run(stopped.clone()));
     let actions = Arc::new(actions::Actions::new(
         state.live.clone(),
         state.store.clone(),
         chats.clone(),
+        enricher.clone(),
+        state.metrics.clone(),
     ));
     let clicks: Arc<dyn ClickHandler> = actions.clone();
     state.clicks = Some(clicks.clone());
     let listeners = start_listeners(&state.config(), &clicks, &stopped);
-    let deliverer = Arc::new(delivery::Deliverer::new(
+    let deliverer = delivery::Deliverer::new(
         state.live.clone(),
         state.store.clone(),
         chats,
@@ -157,12 +177,14 @@ pub async fn run_with(
             store: state.store.clone(),
         }),
         state.metrics.clone(),
-    ));
+        Some(enricher),
+    );
     let delivery = tokio::spawn(deliverer.run(state.delivery_wake.clone(), stopped));
     let served = http::serve(listener, state, shutdown).await;
     let _ = stop.send(true);
     let _ = pipeline.await;
     let _ = delivery.await;
+    let _ = catching_up.await;
     let _ = reloads.await;
     for listener in listeners {
         let _ = listener.await;

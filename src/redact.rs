@@ -50,6 +50,9 @@ pub struct RedactionPolicy {
     pub card_last4: bool,
     /// Metadata keys that may be shown; every other key is dropped. Default none.
     pub metadata_allowlist: Vec<String>,
+    /// Show customer-facing links (the hosted invoice page, where anyone
+    /// with the link can see and pay the invoice). Default false.
+    pub customer_links: bool,
 }
 
 impl Default for RedactionPolicy {
@@ -61,6 +64,7 @@ impl Default for RedactionPolicy {
             address: false,
             card_last4: true,
             metadata_allowlist: Vec::new(),
+            customer_links: false,
         }
     }
 }

@@ -60,6 +60,15 @@ impl Actions {
         if let Some(case) = &case {
             let _ = merge_case_facts(self.store.as_ref(), &case.case_key, &mut view).await;
         }
+        // The card keeps what Stripe's API told it (cached since it was sent).
+        if let Ok(Ok(Some(enrichment))) = tokio::time::timeout(
+            config.stripe.enrichment.wait,
+            self.enricher.enrich(&config.stripe, &view),
+        )
+        .await
+        {
+            view.enrich(&enrichment);
+        }
         let view = &view;
         let Ok(mut card) = config.card_for(templates, view, Some(receiver)) else {
             return;

@@ -27,6 +27,8 @@ use crate::config::{ActionKind, LiveConfig, Snapshot};
 use crate::event::{EventView, Threshold};
 use crate::store::{ActionToken, CaseMark, Store, StoreError, StoredEvent, now_ms};
 use crate::stripe::api::StripeClient;
+use crate::stripe::enrich::Enricher;
+use crate::telemetry::Metrics;
 use card::CardState;
 
 pub use check::Subject;
@@ -38,6 +40,8 @@ pub struct Actions {
     store: Arc<dyn Store>,
     chats: Arc<Chats>,
     stripe: StripeClient,
+    enricher: Arc<Enricher>,
+    metrics: Arc<Metrics>,
 }
 
 /// A click that passed every check: the config it was checked under, its
@@ -87,11 +91,18 @@ impl Early {
 }
 
 impl Actions {
-    /// The service.
-    pub fn new(live: Arc<LiveConfig>, store: Arc<dyn Store>, chats: Arc<Chats>) -> Self {
+    /// The service; `enricher` reads from Stripe (and its client acts on it).
+    pub fn new(
+        live: Arc<LiveConfig>,
+        store: Arc<dyn Store>,
+        chats: Arc<Chats>,
+        enricher: Arc<Enricher>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
-            // `[stripe] api_base_url` applies at start only (see config::live).
-            stripe: StripeClient::new(&live.get().stripe.api_base_url),
+            stripe: enricher.client().clone(),
+            enricher,
+            metrics,
             live,
             store,
             chats,

@@ -237,3 +237,67 @@ pub(super) async fn replay(config: &Config, account: &str, event_id: &str) -> an
     );
     Ok(())
 }
+
+/// `catch-up`: one catch-up run per account, with its report.
+pub(super) async fn catch_up(
+    config: &Config,
+    since: Option<&str>,
+    account: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    use crate::catch_up::{CatchUp, Source, parse_since};
+    let since = since
+        .map(|text| parse_since(text, store::now_ms() / 1000))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let accounts: Vec<String> = match account {
+        Some(name) => vec![name.to_owned()],
+        None => config
+            .stripe
+            .keyed_accounts()
+            .map(|e| e.account.clone())
+            .collect(),
+    };
+    if accounts.is_empty() {
+        anyhow::bail!("no account has an API key: set [stripe] api_key");
+    }
+    let store = store::open(&config.storage.url, 2).await?;
+    let metrics = std::sync::Arc::new(crate::telemetry::Metrics::default());
+    let catch_up = CatchUp::new(
+        std::sync::Arc::new(crate::config::LiveConfig::new(config.clone(), "")),
+        store,
+        crate::stripe::api::StripeClient::new(&config.stripe),
+        metrics,
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+    );
+    let mut failed = false;
+    for account in accounts {
+        match catch_up
+            .run_account(&config.stripe, &account, since, Source::CatchUp)
+            .await
+        {
+            Ok(report) => println!(
+                "{}: {} events listed since {} ({} pages), {} new",
+                report.account,
+                report.listed,
+                chrono::DateTime::from_timestamp(report.since, 0).map_or_else(
+                    || report.since.to_string(),
+                    |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+                ),
+                report.pages,
+                report.new
+            ),
+            Err(error) => {
+                failed = true;
+                eprintln!(
+                    "{account}: catch-up failed: {}",
+                    crate::telemetry::chain(&error)
+                );
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -99,6 +99,18 @@ pub enum Command {
         #[command(subcommand)]
         command: SilencesCommand,
     },
+    /// Fetches the events Stripe has and the store does not (`GET /v1/events`),
+    /// stores them as webhooks would, and prints how many were new. The
+    /// running service routes and delivers them.
+    CatchUp {
+        /// From how far back: a duration (`2h`, `3d`) or Unix seconds.
+        /// Default: the start of the last catch-up, less `[stripe] catch_up_overlap`.
+        #[arg(long)]
+        since: Option<String>,
+        /// Only this account (default: every account with an API key).
+        #[arg(long)]
+        account: Option<String>,
+    },
     /// Routes one stored event again and sends its cards again.
     Replay {
         /// Stripe's event id (`evt_…`).
@@ -330,6 +342,9 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 SilencesCommand::Expire { id } => cases::expire_silence(&config, id).await?,
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::CatchUp { since, account } => {
+            inspect::catch_up(&load(&cli.config)?, since.as_deref(), account.as_deref()).await
         }
         Command::Replay { event_id, account } => {
             inspect::replay(&load(&cli.config)?, &account, &event_id).await?;

@@ -95,6 +95,20 @@ pub struct ConfigFile {
     pub actions: BTreeMap<String, actions::ActionFile>,
     /// `[interactions]`: how long buttons stay valid.
     pub interactions: actions::InteractionsFile,
+    /// `[cards]`: facts about the account that cards state.
+    pub cards: CardsFile,
+}
+
+/// `[cards]`.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct CardsFile {
+    /// What Stripe does to a subscription when its last payment retry
+    /// fails, as set in the Dashboard (Billing → Revenue recovery), e.g.
+    /// `"cancel the subscription"`. Stripe's API does not expose that
+    /// setting; without this key the payment-failed card says that Stripe's
+    /// retry settings decide.
+    pub after_final_retry: Option<String>,
 }
 
 /// `[templates]`.
@@ -212,6 +226,8 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     /// Roles, action policies, button lifetime.
     pub interactions: InteractionsConfig,
+    /// `[cards]`.
+    pub cards: CardsFile,
 }
 
 /// The receiver every event reaches when `bot.toml` has no `[route]`.
@@ -261,6 +277,20 @@ impl Config {
         view: &EventView,
         receiver: Option<&Receiver>,
     ) -> Result<Card, TemplateError> {
+        // What the account does after the final retry is the admin's to
+        // state: Stripe's API does not say.
+        let with_setting;
+        let view = match (&self.cards.after_final_retry, &view.invoice) {
+            (Some(setting), Some(_)) => {
+                let mut copy = view.clone();
+                if let Some(invoice) = &mut copy.invoice {
+                    invoice.after_final_retry = Some(setting.clone());
+                }
+                with_setting = copy;
+                &with_setting
+            }
+            _ => view,
+        };
         crate::render::card_for(
             templates,
             view,

@@ -45,6 +45,8 @@ pub(super) struct SecretSources<'a> {
     pub(super) inline: &'a [Secret],
     pub(super) env: Option<&'a str>,
     pub(super) file: Option<&'a Path>,
+    /// Whether at least one is needed (not in poll mode, where no webhook arrives).
+    pub(super) required: bool,
 }
 
 /// Resolves the signing secrets of one endpoint from all its sources.
@@ -82,7 +84,7 @@ pub(super) fn resolve_webhook_secrets(
             Err(error) => errors.push(path, format!("cannot read {}: {error}", file.display())),
         }
     }
-    if secrets.is_empty() && sources.env.is_none() && sources.file.is_none() {
+    if sources.required && secrets.is_empty() && sources.env.is_none() && sources.file.is_none() {
         errors.push(
             table.key("webhook_secrets"),
             "no webhook signing secret: set webhook_secrets, webhook_secrets_env or webhook_secrets_file \

@@ -45,9 +45,68 @@ pub struct StripeFile {
     /// `[stripe.accounts.NAME]`: more Stripe accounts or Connect platforms,
     /// each with its own endpoint `POST /webhooks/stripe/NAME`.
     pub accounts: BTreeMap<String, AccountFile>,
-    /// Stripe API base URL for the button actions; default `https://api.stripe.com`. For tests.
+    /// Stripe API base URL; default `https://api.stripe.com`. For tests.
     pub api_base_url: Option<String>,
+    /// The `Stripe-Version` every API request pins, so that the objects the
+    /// bot reads keep their shape whatever the account's default version is.
+    /// Default `"2025-03-31.basil"`.
+    pub api_version: String,
+    /// How long one Stripe API request may take before it is abandoned
+    /// (and retried when that is safe). Default `"10s"`.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// How many times a request is retried after a 429, a 5xx or a lost
+    /// connection; only reads and writes that carry an `Idempotency-Key`
+    /// are retried. Default 2.
+    pub max_retries: u32,
+    /// Most API requests per second per account, kept below Stripe's own
+    /// limit (25/s in test mode, 100/s live). Default 20 for test keys and
+    /// 80 for live keys.
+    pub requests_per_second: Option<u32>,
+    /// `"webhook"` (default): events arrive on the webhook endpoints.
+    /// `"poll"`: the bot fetches them with `GET /v1/events` every
+    /// `poll_every` and needs no inbound port for Stripe at all.
+    pub mode: StripeMode,
+    /// How often poll mode asks Stripe for new events. Default `"5s"`.
+    #[serde(with = "humantime_serde")]
+    pub poll_every: Duration,
+    /// How often the bot fetches events it may have missed (`GET /v1/events`
+    /// since the newest one stored), besides once at start. `"0s"` turns
+    /// catch-up off. Default `"10m"`. Needs an API key.
+    #[serde(with = "humantime_serde")]
+    pub catch_up_every: Duration,
+    /// How far back before the newest stored event catch-up and polling
+    /// look again, for events Stripe created out of order. Default `"5m"`.
+    #[serde(with = "humantime_serde")]
+    pub catch_up_overlap: Duration,
+    /// Whether cards are completed with what Stripe's API knows (decline
+    /// reason, card, subscription status, customer name). Default true;
+    /// needs an API key.
+    pub enrich: bool,
+    /// How long a card waits for that before it is posted with what is
+    /// known; it is completed by an edit when Stripe answers later. Default `"2s"`.
+    #[serde(with = "humantime_serde")]
+    pub enrich_wait: Duration,
+    /// How long an object read from Stripe is reused. Default `"5m"`.
+    #[serde(with = "humantime_serde")]
+    pub cache_ttl: Duration,
+    /// Most objects kept in that cache. Default 10000.
+    pub cache_size: u64,
 }
+
+/// `[stripe] mode`: how events reach the bot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StripeMode {
+    /// Stripe posts them to the webhook endpoints.
+    #[default]
+    Webhook,
+    /// The bot lists them with `GET /v1/events`.
+    Poll,
+}
+
+/// Default `[stripe] api_version`.
+pub const DEFAULT_API_VERSION: &str = "2025-03-31.basil";
 
 impl Default for StripeFile {
     fn default() -> Self {
@@ -61,6 +120,18 @@ impl Default for StripeFile {
             api_key_file: None,
             accounts: BTreeMap::new(),
             api_base_url: None,
+            api_version: DEFAULT_API_VERSION.to_owned(),
+            timeout: Duration::from_secs(10),
+            max_retries: 2,
+            requests_per_second: None,
+            mode: StripeMode::Webhook,
+            poll_every: Duration::from_secs(5),
+            catch_up_every: Duration::from_secs(600),
+            catch_up_overlap: Duration::from_secs(300),
+            enrich: true,
+            enrich_wait: Duration::from_secs(2),
+            cache_ttl: Duration::from_secs(300),
+            cache_size: 10_000,
         }
     }
 }
@@ -95,6 +166,51 @@ pub struct StripeConfig {
     pub endpoints: BTreeMap<String, WebhookEndpoint>,
     /// The Stripe API base URL.
     pub api_base_url: String,
+    /// How the bot talks to Stripe's API.
+    pub api: ApiSettings,
+    /// How events arrive.
+    pub mode: StripeMode,
+    /// Poll mode's interval.
+    pub poll_every: Duration,
+    /// Catch-up's interval; zero when it is off.
+    pub catch_up_every: Duration,
+    /// How far catch-up and polling look back before the newest stored event.
+    pub catch_up_overlap: Duration,
+    /// Enrichment of cards from the API.
+    pub enrichment: Enrichment,
+}
+
+/// `[stripe]` settings of the API client.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiSettings {
+    /// The pinned `Stripe-Version`.
+    pub version: String,
+    /// Time allowed per request.
+    pub timeout: Duration,
+    /// Retries of a failed idempotent request.
+    pub max_retries: u32,
+    /// Requests per second per account, when set.
+    pub requests_per_second: Option<u32>,
+}
+
+/// `[stripe]` settings of card enrichment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Enrichment {
+    /// Whether cards are enriched.
+    pub enabled: bool,
+    /// How long a card waits for it.
+    pub wait: Duration,
+    /// How long a read object is reused.
+    pub cache_ttl: Duration,
+    /// Most cached objects.
+    pub cache_size: u64,
+}
+
+impl StripeConfig {
+    /// The accounts that have an API key, by name.
+    pub fn keyed_accounts(&self) -> impl Iterator<Item = &WebhookEndpoint> {
+        self.endpoints.values().filter(|e| e.api_key.is_some())
+    }
 }
 
 /// One webhook endpoint and what verifies its requests.
@@ -132,6 +248,7 @@ impl StripeFile {
                 inline: &self.webhook_secrets,
                 env: self.webhook_secrets_env.as_deref(),
                 file: self.webhook_secrets_file.as_deref(),
+                required: self.mode == StripeMode::Webhook,
             },
             &stripe_path,
             env,
@@ -169,6 +286,7 @@ impl StripeFile {
                     inline: &account.webhook_secrets,
                     env: account.webhook_secrets_env.as_deref(),
                     file: account.webhook_secrets_file.as_deref(),
+                    required: self.mode == StripeMode::Webhook,
                 },
                 &path,
                 env,
@@ -195,6 +313,53 @@ impl StripeFile {
                 },
             );
         }
+        if self.api_version.trim().is_empty() {
+            errors.push(
+                stripe_path.key("api_version"),
+                "must name a Stripe API version, e.g. \"2025-03-31.basil\"",
+            );
+        }
+        if self.timeout.is_zero() {
+            errors.push(
+                stripe_path.key("timeout"),
+                "must be greater than 0, e.g. \"10s\"",
+            );
+        }
+        if self.max_retries > 10 {
+            errors.push(stripe_path.key("max_retries"), "must be at most 10");
+        }
+        if let Some(rate) = self.requests_per_second
+            && !(1..=100).contains(&rate)
+        {
+            errors.push(
+                stripe_path.key("requests_per_second"),
+                "must be between 1 and 100 (Stripe allows 25/s in test mode and 100/s live)",
+            );
+        }
+        if self.poll_every < Duration::from_secs(1) {
+            errors.push(
+                stripe_path.key("poll_every"),
+                "must be at least 1s: each poll is one API request",
+            );
+        }
+        if !self.catch_up_every.is_zero() && self.catch_up_every < Duration::from_secs(10) {
+            errors.push(
+                stripe_path.key("catch_up_every"),
+                "must be at least 10s, or \"0s\" to turn catch-up off",
+            );
+        }
+        if self.enrich_wait > Duration::from_secs(30) {
+            errors.push(
+                stripe_path.key("enrich_wait"),
+                "must be at most 30s: cards wait this long for Stripe",
+            );
+        }
+        if self.mode == StripeMode::Poll && !endpoints.values().any(|e| e.api_key.is_some()) {
+            errors.push(
+                stripe_path.key("mode"),
+                "poll mode reads events with the API: set [stripe] api_key (a restricted key with read access to events is enough)",
+            );
+        }
         StripeConfig {
             endpoints,
             api_base_url: base_url(
@@ -203,6 +368,22 @@ impl StripeFile {
                 stripe_path.key("api_base_url"),
                 errors,
             ),
+            api: ApiSettings {
+                version: self.api_version.trim().to_owned(),
+                timeout: self.timeout,
+                max_retries: self.max_retries,
+                requests_per_second: self.requests_per_second,
+            },
+            mode: self.mode,
+            poll_every: self.poll_every,
+            catch_up_every: self.catch_up_every,
+            catch_up_overlap: self.catch_up_overlap,
+            enrichment: Enrichment {
+                enabled: self.enrich,
+                wait: self.enrich_wait,
+                cache_ttl: self.cache_ttl,
+                cache_size: self.cache_size.max(1),
+            },
         }
     }
 }

@@ -42,6 +42,7 @@ impl ConfigFile {
             server,
             storage,
             stripe,
+            cards: self.cards.clone(),
         };
         self.check_credentials(&config, errors);
         config

@@ -24,13 +24,14 @@ use crate::store::cases::merge_case_facts;
 use crate::store::{CaseRow, OutboxItem, StoreError, StoredEvent, now_ms};
 
 use super::budget::Permit;
+use super::enrich::{Enriched, LateRead};
 use super::{Budget, Deliverer, idempotency_key};
 
 /// Pending events of one case merged into one edit, at most.
 const MERGE_LIMIT: u32 = 50;
 
 /// One event of a case, parsed once.
-struct Step {
+pub(super) struct Step {
     item: OutboxItem,
     stored: StoredEvent,
     view: EventView,
@@ -135,7 +136,7 @@ impl Deliverer {
             let delivery = case.as_ref().map_or(0, |c| c.head_delivery_id);
             (phase, precedence, delivery, view)
         };
-        let card = match self
+        let (card, late) = match self
             .case_card(
                 snapshot,
                 receiver,
@@ -148,7 +149,7 @@ impl Deliverer {
             )
             .await
         {
-            Ok(card) => card,
+            Ok(rendered) => rendered,
             Err(error) => {
                 let error = format!("cannot render the card: {error}");
                 for step in &steps {
@@ -326,12 +327,15 @@ impl Deliverer {
         }
         self.metrics.delivery(kind, "sent", steps.len() as u64);
         self.metrics.case(outcome.name());
+        if let Some(read) = late {
+            self.complete_later(read, &receiver.name, case_key);
+        }
         tracing::debug!(receiver = %receiver.name, case = %case_key, change = outcome.name(), events = steps.len(), "delivery: case card");
         Ok(())
     }
 
     /// The phase, precedence and view of the event a case's card shows now.
-    async fn head_of(
+    pub(super) async fn head_of(
         &self,
         case: &CaseRow,
     ) -> Result<Option<(Phase, Precedence, EventView)>, StoreError> {
@@ -349,7 +353,7 @@ impl Deliverer {
     /// The card of a case: its head's card with the facts of its other
     /// events, the buttons of the head delivery, and the lines people left.
     #[allow(clippy::too_many_arguments)]
-    async fn case_card(
+    pub(super) async fn case_card(
         &self,
         snapshot: &Snapshot,
         receiver: &Receiver,
@@ -359,10 +363,14 @@ impl Deliverer {
         head_delivery: i64,
         fresh_buttons: bool,
         steps: &[Step],
-    ) -> Result<Card, String> {
+    ) -> Result<(Card, Option<LateRead>), String> {
         merge_case_facts(self.store.as_ref(), case_key, &mut head)
             .await
             .map_err(|e| e.to_string())?;
+        let late = match self.enrich(snapshot, &mut head).await {
+            Enriched::Late(read) => Some(read),
+            Enriched::Done => None,
+        };
         let mut card = snapshot
             .config
             .card_for(&snapshot.templates, &head, Some(receiver))
@@ -404,7 +412,7 @@ impl Deliverer {
                 states::with_outcome(&mut card, note);
             }
         }
-        Ok(card)
+        Ok((card, late))
     }
 
     /// Posts the history lines of a step into the card's thread: a Slack
@@ -448,9 +456,13 @@ impl Deliverer {
         old: &MessageRef,
         now: &Phase,
     ) {
-        let Ok(Some((_, _, view))) = self.head_of(case).await else {
+        let Ok(Some((_, _, mut view))) = self.head_of(case).await else {
             return;
         };
+        let _ = merge_case_facts(self.store.as_ref(), &case.case_key, &mut view).await;
+        if let Enriched::Late(read) = self.enrich(snapshot, &mut view).await {
+            read.abort();
+        }
         let Ok(mut card) = snapshot
             .config
             .card_for(&snapshot.templates, &view, Some(receiver))
@@ -478,7 +490,7 @@ impl Deliverer {
     }
 
     /// A place in the budget for the next call, held until it returned.
-    async fn pace(&self, budget: Option<&Budget>) -> Option<Permit> {
+    pub(super) async fn pace(&self, budget: Option<&Budget>) -> Option<Permit> {
         match budget {
             Some(budget) => Some(budget.acquire().await),
             None => None,

@@ -20,6 +20,7 @@
 
 pub mod budget;
 mod case;
+mod enrich;
 mod fanout;
 mod send;
 
@@ -40,6 +41,7 @@ use crate::config::{LiveConfig, Receiver, Snapshot};
 use crate::event::EventView;
 use crate::render::Card;
 use crate::store::{OutboxKey, Store, StoreError, now_ms};
+use crate::stripe::enrich::Enricher;
 use crate::telemetry::Metrics;
 
 /// How often the worker looks for due queues when nothing woke it.
@@ -76,17 +78,23 @@ pub struct Deliverer {
     running: Mutex<HashSet<String>>,
     /// Receivers with deliveries but no longer in `bot.toml` (warned once).
     unknown: Mutex<HashSet<String>>,
+    /// Reads what cards need from Stripe's API, when an API key is set.
+    enricher: Option<Arc<Enricher>>,
+    /// This worker, for the late completion of a card.
+    me: std::sync::Weak<Deliverer>,
 }
 
 impl Deliverer {
-    /// A worker with a fresh owner id for its leases.
+    /// A worker with a fresh owner id for its leases; `enricher` completes
+    /// cards from Stripe's API.
     pub fn new(
         live: Arc<LiveConfig>,
         store: Arc<dyn Store>,
         chats: Arc<Chats>,
         buttons: Arc<dyn Buttons>,
         metrics: Arc<Metrics>,
-    ) -> Self {
+        enricher: Option<Arc<Enricher>>,
+    ) -> Arc<Self> {
         let owner = format!(
             "{}-{:08x}",
             std::process::id(),
@@ -94,7 +102,9 @@ impl Deliverer {
         );
         let snapshot = live.snapshot();
         let budgets = Budgets::new(snapshot.config.delivery.clone());
-        Self {
+        Arc::new_cyclic(|me| Self {
+            enricher,
+            me: me.clone(),
             budgets: Mutex::new((snapshot.generation, Arc::new(budgets))),
             live,
             store,
@@ -104,7 +114,7 @@ impl Deliverer {
             owner,
             running: Mutex::new(HashSet::new()),
             unknown: Mutex::new(HashSet::new()),
-        }
+        })
     }
 
     /// Runs until `stop` turns true; `wake` is notified when new deliveries exist.

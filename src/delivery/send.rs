@@ -222,13 +222,22 @@ impl Deliverer {
             }
             (OutboxKey::Delivery(delivery_id), Some(stored)) => {
                 // The event is parsed once here; its card and its buttons share the view.
-                let rendered = stored.view().map_err(|e| e.to_string()).and_then(|view| {
-                    snapshot
-                        .config
-                        .card_for(&snapshot.templates, &view, Some(receiver))
-                        .map(|card| (card, view))
-                        .map_err(|e| e.to_string())
-                });
+                let rendered = match stored.view() {
+                    Ok(mut view) => {
+                        // A card that cannot be edited later waits for Stripe's details once.
+                        if let super::enrich::Enriched::Late(read) =
+                            self.enrich(snapshot, &mut view).await
+                        {
+                            read.abort();
+                        }
+                        snapshot
+                            .config
+                            .card_for(&snapshot.templates, &view, Some(receiver))
+                            .map(|card| (card, view))
+                            .map_err(|e| e.to_string())
+                    }
+                    Err(error) => Err(error.to_string()),
+                };
                 match rendered {
                     Ok((mut card, view)) => {
                         // Buttons nobody can press get no tokens (and cost no write).

@@ -127,6 +127,8 @@ pub struct Failure {
     pub seller_message: Option<String>,
     /// `outcome.risk_level`: `normal`, `elevated`, `highest`.
     pub risk_level: Option<String>,
+    /// The card network's advice (`advice_code`), e.g. `try_again_later`.
+    pub advice: Option<String>,
 }
 
 /// Invoice facts.
@@ -154,6 +156,11 @@ pub struct InvoiceInfo {
     pub due_date: Option<i64>,
     /// `hosted_invoice_url` (customer-facing).
     pub hosted_invoice_url: Option<String>,
+    /// The subscription's `status` now, read from Stripe (see [`super::enrichment`]).
+    pub subscription_status: Option<String>,
+    /// What the account does after the final retry fails: `[cards]
+    /// after_final_retry`, since Stripe's API does not say.
+    pub after_final_retry: Option<String>,
 }
 
 /// Dispute facts.
@@ -288,25 +295,4 @@ pub(super) fn metadata_of(object: &Value) -> BTreeMap<String, String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-pub(super) fn card_of(object: &Value) -> Option<CardInfo> {
-    let card = object.pointer("/payment_method_details/card")?;
-    let info = CardInfo {
-        brand: text(card, "/brand"),
-        last4: text(card, "/last4"),
-    };
-    (info.brand.is_some() || info.last4.is_some()).then_some(info)
-}
-
-pub(super) fn failure_of_charge(object: &Value) -> Option<Failure> {
-    let failure = Failure {
-        code: text(object, "/failure_code"),
-        decline_code: text(object, "/outcome/reason")
-            .filter(|_| text(object, "/failure_code").is_some()),
-        message: text(object, "/failure_message"),
-        seller_message: text(object, "/outcome/seller_message"),
-        risk_level: text(object, "/outcome/risk_level"),
-    };
-    (failure.code.is_some() || failure.message.is_some()).then_some(failure)
 }

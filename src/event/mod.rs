@@ -3,6 +3,7 @@
 //! the [`case`] an event belongs to (its correlation keys and state).
 
 pub mod case;
+pub mod enrichment;
 pub mod facts;
 pub mod links;
 pub mod money;

@@ -16,7 +16,8 @@ pub use super::facts::{
     SubscriptionInfo,
 };
 
-use super::facts::{amount, card_of, customer_of, failure_of_charge, int, metadata_of, text};
+use super::enrichment::{card_of, failure_of_charge, failure_of_payment_intent};
+use super::facts::{amount, customer_of, int, metadata_of, text};
 use super::links::dashboard_url;
 
 /// The typed view of one event.
@@ -156,6 +157,8 @@ impl EventView {
                     amount_paid: amount(object, "amount_paid"),
                     due_date: int(object, "/due_date"),
                     hosted_invoice_url: text(object, "/hosted_invoice_url"),
+                    subscription_status: None,
+                    after_final_retry: None,
                 });
                 if view.event_type.ends_with("paid") || view.event_type.ends_with("succeeded") {
                     view.amount = amount(object, "amount_paid").or(view.amount);
@@ -171,15 +174,7 @@ impl EventView {
             }
             ObjectKind::PaymentIntent => {
                 view.amount = amount(object, "amount");
-                view.failure = object
-                    .get("last_payment_error")
-                    .filter(|e| e.is_object())
-                    .map(|error| Failure {
-                        code: text(error, "/code"),
-                        decline_code: text(error, "/decline_code"),
-                        message: text(error, "/message"),
-                        ..Failure::default()
-                    });
+                view.failure = failure_of_payment_intent(object);
             }
             ObjectKind::Dispute => {
                 view.amount = amount(object, "amount");

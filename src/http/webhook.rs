@@ -107,6 +107,7 @@ async fn receive(state: AppState, account: String, headers: HeaderMap, body: Bod
                 Inserted::Duplicate => ("duplicate", "duplicate: already stored\n"),
             };
             state.metrics.event(label, &event.event_type, outcome);
+            state.metrics.event_source("webhook", outcome, 1);
             tracing::info!(account = label, event_id = %event.id, event_type = %event.event_type, outcome, "webhook accepted");
             (StatusCode::OK, text).into_response()
         }

@@ -35,6 +35,18 @@ fn billing_reason_words(reason: &str) -> String {
     }
 }
 
+/// The card network's advice after a decline, as a person would act on it.
+fn advice_words(code: &str) -> String {
+    match code {
+        "try_again_later" => "issuer advice: try again later".to_owned(),
+        "do_not_try_again" => "issuer advice: do not retry this card".to_owned(),
+        "confirm_card_data" => {
+            "issuer advice: ask the customer to update the card details".to_owned()
+        }
+        other => format!("issuer advice: {}", words(other).to_lowercase()),
+    }
+}
+
 /// Builds the context of `view` for a receiver with `policy`, at time `now`.
 /// `account_name` is the display name of the endpoint's account.
 pub fn build(view: &EventView, policy: &RedactionPolicy, account_name: &str, now: i64) -> Value {
@@ -96,18 +108,24 @@ pub fn build(view: &EventView, policy: &RedactionPolicy, account_name: &str, now
         });
     let failure = view.failure.as_ref().map(|failure| {
         let code = failure.decline_code.as_ref().or(failure.code.as_ref());
-        let reason = match (code, &failure.message) {
+        let message = failure.message.as_ref().or(failure.seller_message.as_ref());
+        let mut reason = match (code, message) {
             (Some(code), Some(message)) => format!("{code}: {}", clean(message)),
             (Some(code), None) => code.clone(),
             (None, Some(message)) => clean(message),
             (None, None) => String::new(),
         };
+        if let Some(advice) = failure.advice.as_deref() {
+            reason.push_str(" · ");
+            reason.push_str(&advice_words(advice));
+        }
         json!({
             "code": opt(failure.code.as_ref()),
             "decline_code": opt(failure.decline_code.as_ref()),
             "message": opt(failure.message.as_ref()),
             "seller_message": opt(failure.seller_message.as_ref()),
             "risk_level": opt(failure.risk_level.as_ref()),
+            "advice": failure.advice.as_deref().map(advice_words),
             "reason": clean(&reason),
         })
     });
@@ -128,6 +146,14 @@ pub fn build(view: &EventView, policy: &RedactionPolicy, account_name: &str, now
             "subscription": opt(invoice.subscription.as_ref()),
             "due": invoice.due_date.map(|at| when(at, now)),
             "collection_method": opt(invoice.collection_method.as_ref()),
+            "subscription_status": invoice.subscription_status.as_deref().map(|s| words(s).to_lowercase()),
+            "after_final_retry": invoice.after_final_retry.as_deref().map(clean).unwrap_or_else(|| {
+                "Stripe's retry settings decide: cancel, unpaid or past_due".to_owned()
+            }),
+            "hosted_url": invoice
+                .hosted_invoice_url
+                .as_ref()
+                .filter(|url| policy.customer_links && url.starts_with("https://")),
         })
     });
     let dispute = view.dispute.as_ref().map(|dispute| {

@@ -299,6 +299,18 @@ pub trait Store: Outbox + Interactions + Cases + Send + Sync + 'static {
     /// can commit again (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// Where catch-up of `account` lists from: the start (Unix seconds) of
+    /// its last successful run, else the newest stored event's `created`.
+    async fn catch_up_from(&self, account: &str) -> Result<Option<i64>, StoreError>;
+
+    /// Records a successful catch-up of `account` that listed from `checked_from`.
+    async fn set_catch_up_cursor(
+        &self,
+        account: &str,
+        checked_from: i64,
+        at_ms: i64,
+    ) -> Result<(), StoreError>;
+
     /// Which backend this is, for logs.
     fn backend(&self) -> &'static str;
 }
@@ -418,6 +430,42 @@ macro_rules! impl_store {
                     .execute(&self.pool)
                     .await
                     .map_err(StoreError::db("checking the database"))?;
+                Ok(())
+            }
+
+            async fn catch_up_from(&self, account: &str) -> Result<Option<i64>, StoreError> {
+                let cursor: Option<i64> =
+                    sqlx::query_scalar("SELECT checked_from FROM stripe_cursors WHERE account = $1")
+                        .bind(account)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(StoreError::db("reading the catch-up cursor"))?;
+                if cursor.is_some() {
+                    return Ok(cursor);
+                }
+                sqlx::query_scalar("SELECT MAX(created) FROM events WHERE account = $1")
+                    .bind(account)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(StoreError::db("reading the newest event"))
+            }
+
+            async fn set_catch_up_cursor(
+                &self,
+                account: &str,
+                checked_from: i64,
+                at_ms: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO stripe_cursors (account, checked_from, updated_at_ms) VALUES ($1, $2, $3) \
+                     ON CONFLICT (account) DO UPDATE SET checked_from = excluded.checked_from, updated_at_ms = excluded.updated_at_ms",
+                )
+                .bind(account)
+                .bind(checked_from)
+                .bind(at_ms)
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::db("recording the catch-up cursor"))?;
                 Ok(())
             }
 

@@ -72,6 +72,9 @@ pub struct Metrics {
     silence_info: Family<Labels, Gauge>,
     silenced_stored: Family<Labels, Gauge>,
     request_duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    sources: Family<Labels, Counter>,
+    enrichments: Family<Labels, Counter>,
+    lookups: Family<Labels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -157,7 +160,28 @@ impl Default for Metrics {
             "HTTP request latency, by route and status",
             request_duration.clone(),
         );
+        let sources = Family::<Labels, Counter>::default();
+        registry.register(
+            "events_by_source",
+            "Events stored, by how they arrived (webhook, catch_up, poll) and outcome (stored, duplicate)",
+            sources.clone(),
+        );
+        let enrichments = Family::<Labels, Counter>::default();
+        registry.register(
+            "card_enrichments",
+            "Cards completed from Stripe's API, by outcome (complete, late, failed, skipped)",
+            enrichments.clone(),
+        );
+        let lookups = Family::<Labels, Counter>::default();
+        registry.register(
+            "lookups",
+            "Look-ups asked from chat, by platform and outcome (answered, not_found, not_allowed, error)",
+            lookups.clone(),
+        );
         Self {
+            sources,
+            enrichments,
+            lookups,
             registry,
             events,
             rejections,
@@ -226,6 +250,33 @@ impl Metrics {
             .get_or_create(&vec![("hash", hash.to_owned())])
             .set(1);
         self.config_loaded.set(loaded_at_ms / 1000);
+    }
+
+    /// Counts `n` events stored or found already stored, by how they arrived.
+    pub fn event_source(&self, source: &'static str, outcome: &'static str, n: u64) {
+        self.sources
+            .get_or_create(&vec![
+                ("source", source.to_owned()),
+                ("outcome", outcome.to_owned()),
+            ])
+            .inc_by(n);
+    }
+
+    /// Counts one card enrichment by outcome.
+    pub fn enrichment(&self, outcome: &'static str) {
+        self.enrichments
+            .get_or_create(&vec![("outcome", outcome.to_owned())])
+            .inc();
+    }
+
+    /// Counts one look-up from chat.
+    pub fn lookup(&self, platform: &'static str, outcome: &'static str) {
+        self.lookups
+            .get_or_create(&vec![
+                ("platform", platform.to_owned()),
+                ("outcome", outcome.to_owned()),
+            ])
+            .inc();
     }
 
     /// Counts one change of a case's card: opened, advanced, reopened or kept.

@@ -25,7 +25,11 @@ const FLOORS: &[(u8, &str, &[&str])] = &[
     (1, "pure core", &["event", "routing", "redact", "render"]),
     (2, "config", &["config"]),
     (3, "edges", &["store", "stripe", "chat"]),
-    (4, "services", &["pipeline", "delivery", "actions"]),
+    (
+        4,
+        "services",
+        &["pipeline", "delivery", "actions", "catch_up"],
+    ),
     (5, "inbound", &["http", "listen"]),
     (6, "face", &["lib", "cli", "demo"]),
 ];

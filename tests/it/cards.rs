@@ -379,6 +379,7 @@ fn permissive(metadata_allowlist: Vec<String>) -> RedactionPolicy {
         address: true,
         card_last4: true,
         metadata_allowlist,
+        customer_links: true,
     }
 }
 
