@@ -209,6 +209,17 @@ fn start_listeners(
             stopped.clone(),
         )));
     }
+    if !config.discord.gateway
+        && config.discord.bot_token.is_some()
+        && config.discord.public_key.is_some()
+    {
+        // Interactions over HTTP: `/stripe` is registered once at start
+        // (the gateway registers it when it connects).
+        let discord = config.discord.clone();
+        tokio::spawn(async move {
+            chat::discord::inbound::register_command_over_http(&discord).await;
+        });
+    }
     if config.discord.gateway && config.discord.bot_token.is_some() {
         listeners.push(tokio::spawn(listen::gateway::run(
             config.discord.clone(),

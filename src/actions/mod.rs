@@ -16,13 +16,17 @@ pub mod card;
 pub mod check;
 pub mod commands;
 pub mod kinds;
+pub mod lookup;
 pub mod tokens;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::chat::{ChatCommand, Chats, Click, ClickHandler, ClickOutcome, Press, Verdict};
+use crate::chat::{
+    ChatCommand, Chats, Click, ClickHandler, ClickOutcome, LookupAnswer, LookupQuery, Press,
+    Verdict,
+};
 use crate::config::{ActionKind, LiveConfig, Snapshot};
 use crate::event::{EventView, Threshold};
 use crate::store::{ActionToken, CaseMark, Store, StoreError, StoredEvent, now_ms};
@@ -237,6 +241,10 @@ impl Actions {
             ActionKind::Resolve if outcome.audit == "done" => CaseMark::Resolved(click.actor()),
             _ => CaseMark::Note,
         };
+        // A look-up's private answer has no card to edit: the notice says it.
+        if checked.live.token.receiver == lookup::LOOKUP_RECEIVER {
+            return Ok(ClickOutcome::Reported(outcome.line));
+        }
         if let Some((receiver, case_key)) = self
             .store
             .case_of_delivery(checked.live.token.delivery_id)
@@ -318,6 +326,10 @@ impl ClickHandler for Actions {
                 ClickOutcome::Failed
             }
         }
+    }
+
+    async fn lookup(&self, query: LookupQuery) -> LookupAnswer {
+        self.answer_lookup(&query).await
     }
 
     async fn command(&self, command: ChatCommand) -> Option<String> {

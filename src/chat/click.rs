@@ -112,6 +112,9 @@ pub enum ClickOutcome {
     Approved(String),
     /// The action ran; the card was updated with the outcome.
     Done(String),
+    /// The action ran, on a card that cannot be edited (a private
+    /// look-up's answer): a private notice says how it went.
+    Reported(String),
     /// The card now asks (Confirm / Cancel, or the assignees).
     Asked,
     /// The question was cancelled; the card has its buttons back.
@@ -137,6 +140,43 @@ pub struct ChatCommand {
     pub text: String,
 }
 
+/// A look-up asked from chat: `/stripe invoice in_…` and its kin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupQuery {
+    /// Where it was asked.
+    pub platform: Platform,
+    /// Who asked (the platform's user id).
+    pub user_id: String,
+    /// Platform role ids they hold (Discord roles; empty elsewhere).
+    pub platform_roles: Vec<String>,
+    /// What they asked, without the command: `invoice in_…`, `cus_…`, an e-mail.
+    pub text: String,
+    /// Whether only the asker sees the answer (Slack and Discord ephemeral
+    /// replies, a private Telegram chat); in a group, the answer follows
+    /// `[redaction]`, not the asker's own policy.
+    pub private: bool,
+}
+
+impl LookupQuery {
+    /// The asker, as roles see them.
+    pub fn asker(&self) -> Clicker<'_> {
+        Clicker {
+            platform: self.platform,
+            user_id: &self.user_id,
+            platform_roles: &self.platform_roles,
+        }
+    }
+}
+
+/// The private answer to a look-up.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LookupAnswer {
+    /// The object's card, redacted for the asker, with the buttons they may press.
+    Card(Box<crate::render::Card>),
+    /// A sentence: usage, not found, not allowed, Stripe unavailable.
+    Text(String),
+}
+
 /// Acts on presses and commands; implemented by the actions service.
 #[async_trait]
 pub trait ClickHandler: Send + Sync {
@@ -154,6 +194,9 @@ pub trait ClickHandler: Send + Sync {
 
     /// The answer to a chat command, or `None` when it is not one of ours.
     async fn command(&self, command: ChatCommand) -> Option<String>;
+
+    /// The private answer to a look-up.
+    async fn lookup(&self, query: LookupQuery) -> LookupAnswer;
 }
 
 #[cfg(test)]

@@ -23,7 +23,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-pub use click::{ChatCommand, Click, ClickHandler, ClickOutcome, Press, Verdict};
+pub use click::{
+    ChatCommand, Click, ClickHandler, ClickOutcome, LookupAnswer, LookupQuery, Press, Verdict,
+};
 pub use registry::{Chats, render};
 
 use crate::config::Destination;

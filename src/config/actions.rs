@@ -101,6 +101,10 @@ pub struct Role {
     pub discord_roles: Vec<String>,
     /// Telegram user ids.
     pub telegram_users: Vec<i64>,
+    /// How look-ups from chat (`/stripe invoice in_…`) show customer data to
+    /// members of this role; default `[redaction]`. A member of several
+    /// roles gets the policy of the first, by name, that sets one.
+    pub redaction: Option<crate::redact::RedactionPolicy>,
 }
 
 /// `[actions.NAME]`.
@@ -131,6 +135,9 @@ pub struct InteractionsFile {
     pub ticket_webhook: Option<String>,
     /// The people and queues an "Assign…" button offers, e.g. `["@alice", "billing-queue"]`.
     pub assignees: Vec<String>,
+    /// Roles whose members may look objects up from chat (`/stripe …`,
+    /// Telegram `/invoice`). Default: anyone in any role.
+    pub lookup_roles: Vec<String>,
 }
 
 impl Default for InteractionsFile {
@@ -139,6 +146,7 @@ impl Default for InteractionsFile {
             token_ttl: Duration::from_secs(14 * 24 * 3600),
             ticket_webhook: None,
             assignees: Vec::new(),
+            lookup_roles: Vec::new(),
         }
     }
 }
@@ -169,6 +177,8 @@ pub struct InteractionsConfig {
     pub ticket_webhook: Option<String>,
     /// What "Assign…" offers.
     pub assignees: Vec<String>,
+    /// Who may look objects up from chat; empty means anyone in any role.
+    pub lookup_roles: Vec<String>,
 }
 
 /// Who pressed a button, as the platform says.
@@ -220,6 +230,25 @@ impl InteractionsConfig {
             .filter(|(_, role)| role.holds(clicker))
             .map(|(name, _)| name.as_str())
             .collect()
+    }
+
+    /// Whether someone may look objects up from chat.
+    pub fn may_look_up(&self, asker: &Clicker<'_>) -> bool {
+        let held = self.roles_of(asker);
+        if self.lookup_roles.is_empty() {
+            !held.is_empty()
+        } else {
+            self.lookup_roles.iter().any(|r| held.contains(&r.as_str()))
+        }
+    }
+
+    /// The redaction of look-ups for someone: the first of their roles, by
+    /// name, that sets one.
+    pub fn lookup_redaction(&self, asker: &Clicker<'_>) -> Option<&crate::redact::RedactionPolicy> {
+        self.roles
+            .values()
+            .filter(|role| role.holds(asker))
+            .find_map(|role| role.redaction.as_ref())
     }
 
     /// Whether a clicker may press an action's button.
@@ -334,7 +363,16 @@ pub(super) fn validate(
             "must be an http:// or https:// URL",
         );
     }
+    for (index, role) in interactions.lookup_roles.iter().enumerate() {
+        if !roles.contains_key(role) {
+            errors.push(
+                root.key("interactions").key("lookup_roles").index(index),
+                format!("no [roles.{role}] is defined"),
+            );
+        }
+    }
     InteractionsConfig {
+        lookup_roles: interactions.lookup_roles.clone(),
         roles: roles.clone(),
         actions: policies,
         token_ttl: interactions.token_ttl,

@@ -301,6 +301,28 @@ impl Config {
         )
     }
 
+    /// The card of an event for one person (a look-up's private answer),
+    /// redacted with `policy`.
+    pub fn card_with_policy(
+        &self,
+        templates: &Templates,
+        view: &EventView,
+        policy: &RedactionPolicy,
+    ) -> Result<Card, TemplateError> {
+        let mut view = view.clone();
+        if let (Some(setting), Some(invoice)) = (&self.cards.after_final_retry, &mut view.invoice) {
+            invoice.after_final_retry = Some(setting.clone());
+        }
+        crate::render::card_for(
+            templates,
+            &view,
+            policy,
+            None,
+            self.account_name(&view.account),
+            chrono::Utc::now().timestamp(),
+        )
+    }
+
     /// Keeps only the buttons of `card` that still have an open token
     /// (`open`: action name and token), puts the tokens on them, and asks
     /// for confirmation where the action's policy says so. Used when a sent

@@ -69,6 +69,45 @@ pub async fn slack(
     (StatusCode::OK, String::new())
 }
 
+/// `POST /commands/slack`: the `/stripe …` slash command, verified as an
+/// interaction is, acknowledged at once; the look-up's private answer goes
+/// to the command's `response_url`.
+pub async fn slack_command(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, String) {
+    let config = state.config();
+    let Some(secret) = config.slack.signing_secret.as_ref() else {
+        return (
+            StatusCode::NOT_FOUND,
+            "Slack commands are not configured: set [slack] signing_secret\n".to_owned(),
+        );
+    };
+    if let Err(error) = slack::inbound::verify(
+        secret.expose(),
+        header(&headers, "x-slack-request-timestamp"),
+        header(&headers, "x-slack-signature"),
+        &body,
+        chrono::Utc::now().timestamp(),
+    ) {
+        tracing::warn!(error = %error, "Slack command refused");
+        return (StatusCode::UNAUTHORIZED, format!("{error}\n"));
+    }
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let Some((query, response_url)) = slack::inbound::command_lookup(&form) else {
+        return (StatusCode::BAD_REQUEST, "no user_id field\n".to_owned());
+    };
+    let Some(handler) = state.clicks.clone() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "interactions are not running\n".to_owned(),
+        );
+    };
+    tokio::spawn(slack::inbound::run_lookup(handler, query, response_url));
+    (StatusCode::OK, String::new())
+}
+
 /// `POST /interactions/discord`: verified (Ed25519, 5-minute window), `PING`
 /// answered `PONG`, a press checked and answered within Discord's 3 seconds.
 pub async fn discord(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -101,6 +140,19 @@ pub async fn discord(State(state): State<AppState>, headers: HeaderMap, body: By
     match discord::inbound::kind(&interaction) {
         discord::inbound::Interaction::Ping => return Json(json!({ "type": 1 })).into_response(),
         discord::inbound::Interaction::Component => {}
+        discord::inbound::Interaction::Command => {
+            let Some(handler) = state.clicks.clone() else {
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "interactions are not running\n",
+                )
+                    .into_response();
+            };
+            return Json(
+                discord::inbound::command(handler, &state.config().discord, &interaction).await,
+            )
+            .into_response();
+        }
         discord::inbound::Interaction::Other => {
             return Json(discord::inbound::ephemeral_body(
                 "This interaction is not handled by stripe-chatops.",

@@ -74,6 +74,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/webhooks/stripe", post(webhook::default_account))
         .route("/interactions/slack", post(interactions::slack))
+        .route("/commands/slack", post(interactions::slack_command))
         .route("/webhooks/stripe/{account}", post(webhook::named_account))
         .route("/telegram/webhook", post(interactions::telegram))
         .route("/interactions/discord", post(interactions::discord))

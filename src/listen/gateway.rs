@@ -25,21 +25,34 @@ struct Handler {
 
 #[async_trait]
 impl EventHandler for Handler {
-    async fn ready(&self, _: Context, ready: Ready) {
+    async fn ready(&self, ctx: Context, ready: Ready) {
         tracing::info!(user = %ready.user.name, "Discord gateway connected");
+        inbound::register_command(&ctx.http).await;
     }
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
-        let Interaction::Component(press) = interaction else {
+        let (id, token, json) = match &interaction {
+            Interaction::Component(press) => (press.id, &press.token, serde_json::to_value(press)),
+            Interaction::Command(command) => {
+                (command.id, &command.token, serde_json::to_value(command))
+            }
+            _ => return,
+        };
+        let Ok(json) = json else {
             return;
         };
-        let Ok(json) = serde_json::to_value(&press) else {
-            return;
+        let response = match inbound::kind(&json) {
+            inbound::Interaction::Component => {
+                inbound::component(self.clicks.clone(), &self.config, &json).await
+            }
+            inbound::Interaction::Command => {
+                inbound::command(self.clicks.clone(), &self.config, &json).await
+            }
+            _ => return,
         };
-        let response = inbound::component(self.clicks.clone(), &self.config, &json).await;
         if let Err(error) = ctx
             .http
-            .create_interaction_response(press.id, &press.token, &response, Vec::new())
+            .create_interaction_response(id, token, &response, Vec::new())
             .await
         {
             tracing::warn!(error = %error, "Discord gateway: cannot answer an interaction");

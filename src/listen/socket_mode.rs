@@ -7,6 +7,8 @@
 //! authenticated the payload, so no signing secret is involved. Clicks then
 //! go the same way as on the HTTP endpoint: checked, run once, audited, and
 //! shown on the card; private notices go to the payload's `response_url`.
+//! The `/stripe …` slash command arrives the same way: acknowledged with
+//! an empty reply, its look-up answered privately through `response_url`.
 
 use std::sync::Arc;
 
@@ -15,8 +17,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use slack_morphism::prelude::*;
 use tokio::sync::watch;
 
-use crate::chat::slack::inbound::run_click;
-use crate::chat::{Click, ClickHandler};
+use crate::chat::slack::inbound::{run_click, run_lookup};
+use crate::chat::{Click, ClickHandler, LookupQuery};
 use crate::config::SlackConfig;
 use crate::platform::Platform;
 
@@ -45,7 +47,9 @@ pub async fn run(
     let connector: Connector =
         SlackClientHyperConnector::with_connector(https).with_slack_api_url(&config.api_base_url);
     let client = Arc::new(SlackClient::new(connector));
-    let callbacks = SlackSocketModeListenerCallbacks::new().with_interaction_events(on_interaction);
+    let callbacks = SlackSocketModeListenerCallbacks::new()
+        .with_interaction_events(on_interaction)
+        .with_command_events(on_command);
     let environment = Arc::new(
         SlackClientEventsListenerEnvironment::new(client)
             .with_error_handler(on_error)
@@ -111,4 +115,28 @@ async fn on_interaction(
         tokio::spawn(run_click(handler.clone(), click, response_url.clone()));
     }
     Ok(())
+}
+
+async fn on_command(
+    event: SlackCommandEvent,
+    _client: Arc<SlackClient<Connector>>,
+    state: SlackClientEventsUserState,
+) -> UserCallbackResult<SlackCommandEventResponse> {
+    let handler = {
+        let state = state.read().await;
+        state.get_user_state::<Arc<dyn ClickHandler>>().cloned()
+    };
+    if let Some(handler) = handler {
+        let query = LookupQuery {
+            platform: Platform::Slack,
+            user_id: event.user_id.to_string(),
+            platform_roles: Vec::new(),
+            text: event.text.clone().unwrap_or_default(),
+            private: true,
+        };
+        let response_url = Some(event.response_url.0.to_string());
+        // slack-morphism acknowledges the envelope when this returns: look up after.
+        tokio::spawn(run_lookup(handler, query, response_url));
+    }
+    Ok(SlackCommandEventResponse::new(SlackMessageContent::new()))
 }

@@ -194,6 +194,9 @@ pub trait Cases: Send + Sync {
         change: &str,
     ) -> Result<(), StoreError>;
 
+    /// The case key an object id belongs to, once an event named it.
+    async fn case_key_of(&self, object_id: &str) -> Result<Option<String>, StoreError>;
+
     /// The events of a case, whoever they were routed to, newest first (at most `limit`).
     async fn case_events(&self, case_key: &str, limit: u32)
     -> Result<Vec<StoredEvent>, StoreError>;
@@ -312,6 +315,14 @@ macro_rules! impl_cases {
                 })
                 .await
                 .map_err(StoreError::db("saving a case"))
+            }
+
+            async fn case_key_of(&self, object_id: &str) -> Result<Option<String>, StoreError> {
+                sqlx::query_scalar("SELECT case_key FROM case_aliases WHERE object_id = $1")
+                    .bind(object_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(StoreError::db("reading a case alias"))
             }
 
             async fn case_events(&self, case_key: &str, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {

@@ -53,6 +53,7 @@ const ROUTES: &[&str] = &[
     "/readyz",
     "/metrics",
     "/interactions/slack",
+    "/commands/slack",
     "/telegram/webhook",
     "/interactions/discord",
 ];

@@ -19,13 +19,14 @@ use serenity::http::Http;
 use serenity::interactions_endpoint::Verifier;
 use serenity::model::id::ApplicationId;
 
-use crate::chat::{Click, ClickHandler, ClickOutcome};
+use crate::chat::{Click, ClickHandler, ClickOutcome, LookupAnswer, LookupQuery};
 use crate::config::DiscordConfig;
 use crate::platform::Platform;
 
 /// Interaction type `PING`.
 const PING: u64 = 1;
 /// Interaction type `MESSAGE_COMPONENT`.
+const APPLICATION_COMMAND: u64 = 2;
 const MESSAGE_COMPONENT: u64 = 3;
 /// Replay window for `X-Signature-Timestamp`, in seconds.
 const MAX_SKEW_SECONDS: i64 = 300;
@@ -88,6 +89,8 @@ pub enum Interaction {
     Ping,
     /// A button press.
     Component,
+    /// The `/stripe` application command: a look-up.
+    Command,
     /// Anything else: answered with a private "not handled".
     Other,
 }
@@ -97,6 +100,9 @@ pub fn kind(interaction: &Value) -> Interaction {
     match interaction["type"].as_u64() {
         Some(PING) => Interaction::Ping,
         Some(MESSAGE_COMPONENT) => Interaction::Component,
+        Some(APPLICATION_COMMAND) if interaction["data"]["name"] == COMMAND_NAME => {
+            Interaction::Command
+        }
         _ => Interaction::Other,
     }
 }
@@ -146,7 +152,9 @@ pub async fn component(
             | ClickOutcome::Asked
             | ClickOutcome::Cancelled
             | ClickOutcome::Answered => None,
-            ClickOutcome::Approved(text) | ClickOutcome::Refused(text) => Some(text),
+            ClickOutcome::Approved(text)
+            | ClickOutcome::Refused(text)
+            | ClickOutcome::Reported(text) => Some(text),
             ClickOutcome::Failed => {
                 Some("Something went wrong on our side; nothing was done. Try again.".to_owned())
             }
@@ -158,6 +166,105 @@ pub async fn component(
     match checked.await {
         Ok(Some(notice)) => ephemeral_body(&notice),
         Ok(None) | Err(_) => json!({ "type": 6 }),
+    }
+}
+
+/// The application command the bot registers: `/stripe`.
+pub const COMMAND_NAME: &str = "stripe";
+
+/// The `/stripe` command, as `POST /applications/{id}/commands` takes it:
+/// one subcommand per kind of object.
+pub fn command_definition() -> Value {
+    let sub = |name: &str, description: &str, option: &str, what: &str| {
+        json!({
+            "type": 1, "name": name, "description": description,
+            "options": [ { "type": 3, "name": option, "description": what, "required": true } ]
+        })
+    };
+    json!({
+        "name": COMMAND_NAME,
+        "type": 1,
+        "description": "Look up a Stripe object (only you see the answer)",
+        "options": [
+            sub("invoice", "An invoice", "id", "in_…"),
+            sub("customer", "A customer", "id_or_email", "cus_… or an e-mail address"),
+            sub("payment", "A payment", "id", "pi_… or ch_…"),
+            sub("subscription", "A subscription", "id", "sub_…"),
+        ]
+    })
+}
+
+/// What a `/stripe` command asks, as a look-up's text: the subcommand's
+/// name and its value (`invoice in_…`).
+pub fn command_text(data: &Value) -> String {
+    let mut words = Vec::new();
+    let mut options = data["options"].as_array();
+    while let Some(list) = options {
+        let Some(option) = list.first() else {
+            break;
+        };
+        match option["value"].as_str() {
+            Some(value) => {
+                words.push(value.to_owned());
+                break;
+            }
+            None => {
+                if let Some(name) = option["name"].as_str() {
+                    words.push(name.to_owned());
+                }
+                options = option["options"].as_array();
+            }
+        }
+    }
+    words.join(" ")
+}
+
+/// A `/stripe` command: acknowledged at once with a private "thinking"
+/// reply (`DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE`, ephemeral), then edited
+/// into the look-up's answer.
+pub async fn command(
+    handler: Arc<dyn ClickHandler>,
+    config: &DiscordConfig,
+    interaction: &Value,
+) -> Value {
+    let user = if interaction["member"].is_object() {
+        &interaction["member"]["user"]
+    } else {
+        &interaction["user"]
+    };
+    let query = LookupQuery {
+        platform: Platform::Discord,
+        user_id: user["id"].as_str().unwrap_or_default().to_owned(),
+        platform_roles: interaction["member"]["roles"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.as_str().map(str::to_owned))
+            .collect(),
+        text: command_text(&interaction["data"]),
+        private: true,
+    };
+    let followup = Followup {
+        http: followup_http(config),
+        application_id: interaction["application_id"]
+            .as_str()
+            .and_then(|id| id.parse().ok()),
+        token: interaction["token"].as_str().unwrap_or_default().to_owned(),
+    };
+    tokio::spawn(async move {
+        let answer = handler.lookup(query).await;
+        followup.answer(&answer).await;
+    });
+    json!({ "type": 5, "data": { "flags": EPHEMERAL } })
+}
+
+/// The body of a look-up's answer, for editing the deferred reply.
+pub fn lookup_body(answer: &LookupAnswer) -> Value {
+    match answer {
+        LookupAnswer::Text(text) => {
+            json!({ "content": text, "allowed_mentions": { "parse": [] } })
+        }
+        LookupAnswer::Card(card) => super::render::render(card),
     }
 }
 
@@ -174,6 +281,22 @@ struct Followup {
 }
 
 impl Followup {
+    /// Edits the deferred reply into a look-up's answer.
+    async fn answer(&self, answer: &LookupAnswer) {
+        let Some(application_id) = self.application_id.filter(|id| *id != 0) else {
+            return;
+        };
+        self.http
+            .set_application_id(ApplicationId::new(application_id));
+        if let Err(error) = self
+            .http
+            .edit_original_interaction_response(&self.token, &lookup_body(answer), Vec::new())
+            .await
+        {
+            tracing::warn!(error = %error, "cannot send a look-up's answer to Discord");
+        }
+    }
+
     async fn send(&self, text: &str) {
         let Some(application_id) = self.application_id.filter(|id| *id != 0) else {
             return;
@@ -190,4 +313,27 @@ impl Followup {
             tracing::warn!(error = %error, "cannot send a Discord follow-up");
         }
     }
+}
+
+/// Registers (or updates) the `/stripe` command with Discord, as a global
+/// command of the bot's application. A failure is logged: buttons still work.
+pub async fn register_command(http: &Http) {
+    if http.application_id().is_none() {
+        match http.get_current_application_info().await {
+            Ok(application) => http.set_application_id(application.id),
+            Err(error) => {
+                tracing::warn!(error = %error, "Discord: cannot read the application id; /stripe is not registered");
+                return;
+            }
+        }
+    }
+    if let Err(error) = http.create_global_command(&command_definition()).await {
+        tracing::warn!(error = %error, "Discord: cannot register the /stripe command");
+    }
+}
+
+/// Registers `/stripe` for a bot that answers interactions over HTTP.
+pub async fn register_command_over_http(config: &DiscordConfig) {
+    let http = super::http_builder(config).build();
+    register_command(&http).await;
 }

@@ -8,6 +8,10 @@
 //! 3 seconds, so the handler answers 200 at once and the click runs after;
 //! private notices go back through the payload's `response_url` as
 //! ephemeral messages, and the outcome is shown by editing the card.
+//!
+//! The slash command `/stripe …` (`POST /commands/slack`, or Socket Mode)
+//! is a look-up: acknowledged at once, answered privately through its
+//! `response_url` with the object's card.
 
 use std::sync::Arc;
 
@@ -15,7 +19,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::chat::{Click, ClickHandler, ClickOutcome};
+use crate::chat::{Click, ClickHandler, ClickOutcome, LookupAnswer, LookupQuery};
 use crate::platform::Platform;
 
 /// Slack's replay window: 5 minutes either way.
@@ -106,7 +110,9 @@ pub async fn run_click(handler: Arc<dyn ClickHandler>, click: Click, response_ur
         | ClickOutcome::Asked
         | ClickOutcome::Cancelled
         | ClickOutcome::Answered => return,
-        ClickOutcome::Refused(text) | ClickOutcome::Approved(text) => text,
+        ClickOutcome::Refused(text)
+        | ClickOutcome::Approved(text)
+        | ClickOutcome::Reported(text) => text,
         ClickOutcome::Failed => {
             "Something went wrong on our side; nothing was done. Try again.".to_owned()
         }
@@ -117,5 +123,58 @@ pub async fn run_click(handler: Arc<dyn ClickHandler>, click: Click, response_ur
     let body = json!({ "response_type": "ephemeral", "replace_original": false, "text": notice });
     if let Err(error) = reqwest::Client::new().post(&url).json(&body).send().await {
         tracing::warn!(error = %error.without_url(), "cannot send a private notice to Slack");
+    }
+}
+
+/// The look-up of a slash command's form fields (`command`, `text`,
+/// `user_id`, `response_url`), and where its answer goes.
+pub fn command_lookup(form: &[(String, String)]) -> Option<(LookupQuery, Option<String>)> {
+    let field = |name: &str| {
+        form.iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+    let user_id = field("user_id").filter(|id| !id.is_empty())?;
+    let query = LookupQuery {
+        platform: Platform::Slack,
+        user_id: user_id.to_owned(),
+        platform_roles: Vec::new(),
+        text: field("text").unwrap_or_default().to_owned(),
+        private: true,
+    };
+    Some((query, field("response_url").map(str::to_owned)))
+}
+
+/// The ephemeral message of a look-up's answer, for a `response_url`.
+pub fn lookup_message(answer: &LookupAnswer) -> Value {
+    match answer {
+        LookupAnswer::Text(text) => {
+            json!({ "response_type": "ephemeral", "replace_original": false, "text": text })
+        }
+        LookupAnswer::Card(card) => {
+            let payload = super::render::render(card);
+            json!({
+                "response_type": "ephemeral",
+                "replace_original": false,
+                "text": payload["text"],
+                "blocks": payload["blocks"],
+            })
+        }
+    }
+}
+
+/// Runs a look-up after the acknowledgement; the answer goes to `response_url`.
+pub async fn run_lookup(
+    handler: Arc<dyn ClickHandler>,
+    query: LookupQuery,
+    response_url: Option<String>,
+) {
+    let answer = handler.lookup(query).await;
+    let Some(url) = response_url else {
+        return;
+    };
+    let body = lookup_message(&answer);
+    if let Err(error) = reqwest::Client::new().post(&url).json(&body).send().await {
+        tracing::warn!(error = %error.without_url(), "cannot send a look-up's answer to Slack");
     }
 }

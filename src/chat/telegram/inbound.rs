@@ -15,7 +15,7 @@ use teloxide::payloads::AnswerCallbackQuerySetters;
 use teloxide::prelude::Requester;
 use teloxide::types::CallbackQueryId;
 
-use crate::chat::{ChatCommand, Click, ClickHandler, ClickOutcome};
+use crate::chat::{ChatCommand, Click, ClickHandler, ClickOutcome, LookupQuery};
 use crate::config::TelegramConfig;
 use crate::platform::Platform;
 
@@ -26,8 +26,11 @@ pub fn bot(config: &TelegramConfig) -> Option<teloxide::Bot> {
     Some(teloxide::Bot::new(token.expose()).set_api_url(url))
 }
 
+/// The look-up commands: `/invoice in_…` asks for `invoice in_…`.
+pub const LOOKUP_COMMANDS: [&str; 4] = ["invoice", "customer", "payment", "subscription"];
+
 /// The commands the bot registers with `setMyCommands`.
-pub const COMMANDS: [(&str, &str); 5] = [
+pub const COMMANDS: [(&str, &str); 9] = [
     ("start", "What this bot does"),
     ("topics", "Topics you may subscribe to"),
     (
@@ -36,7 +39,36 @@ pub const COMMANDS: [(&str, &str); 5] = [
     ),
     ("unsubscribe", "Stop a topic: /unsubscribe TOPIC"),
     ("status", "This chat's subscriptions"),
+    ("invoice", "Look up an invoice: /invoice in_…"),
+    (
+        "customer",
+        "Look up a customer: /customer cus_… or an e-mail",
+    ),
+    ("payment", "Look up a payment: /payment pi_… or ch_…"),
+    (
+        "subscription",
+        "Look up a subscription: /subscription sub_…",
+    ),
 ];
+
+/// The look-up a message asks for, when it is one of [`LOOKUP_COMMANDS`]
+/// (perhaps addressed: `/invoice@our_bot in_…`).
+pub fn lookup_of(text: &str, user_id: i64, private: bool) -> Option<LookupQuery> {
+    let mut words = text.split_whitespace();
+    let command = words.next()?.strip_prefix('/')?;
+    let command = command.split('@').next().unwrap_or_default().to_lowercase();
+    if !LOOKUP_COMMANDS.contains(&command.as_str()) {
+        return None;
+    }
+    let rest: Vec<&str> = words.collect();
+    Some(LookupQuery {
+        platform: Platform::Telegram,
+        user_id: user_id.to_string(),
+        platform_roles: Vec::new(),
+        text: format!("{command} {}", rest.join(" ")).trim().to_owned(),
+        private,
+    })
+}
 
 /// Registers [`COMMANDS`] with Telegram.
 pub async fn register_commands(bot: &teloxide::Bot) {
@@ -56,6 +88,15 @@ pub async fn handle_update(handler: &dyn ClickHandler, bot: &teloxide::Bot, upda
         message["chat"]["id"].as_i64(),
         message["from"]["id"].as_i64(),
     ) {
+        if let Some(query) = lookup_of(text, user_id, message["chat"]["type"] == "private") {
+            let answer = handler.lookup(query).await;
+            let thread = message["message_thread_id"].as_i64();
+            let reply_to = message["message_id"].as_i64();
+            if let Err(error) = super::reply(bot, chat_id, thread, reply_to, &answer).await {
+                tracing::warn!(error = %error, "cannot answer a Telegram look-up");
+            }
+            return;
+        }
         let command = ChatCommand {
             chat_id,
             private: message["chat"]["type"] == "private",
@@ -90,7 +131,7 @@ pub async fn handle_update(handler: &dyn ClickHandler, bot: &teloxide::Bot, upda
         .map_or_else(|| user.to_string(), str::to_owned);
     let click = Click::new(Platform::Telegram, &user.to_string(), &handle, data);
     let answer = match handler.press(click, false, None).await {
-        ClickOutcome::Done(outcome) => (outcome, false),
+        ClickOutcome::Done(outcome) | ClickOutcome::Reported(outcome) => (outcome, false),
         ClickOutcome::Asked => ("Choose on the card.".to_owned(), false),
         ClickOutcome::Cancelled => ("Cancelled; nothing was done.".to_owned(), false),
         ClickOutcome::Approved(text) => (text, false),

@@ -105,6 +105,69 @@ impl Telegram {
     }
 }
 
+/// Answers a look-up in the chat it was asked in, as a reply to the
+/// command: the card with its buttons, or a sentence. Waits out one flood
+/// limit, as a person typing faster than the chat allows would.
+pub(crate) async fn reply(
+    bot: &teloxide::Bot,
+    chat_id: i64,
+    thread: Option<i64>,
+    reply_to: Option<i64>,
+    answer: &crate::chat::LookupAnswer,
+) -> Result<(), RequestError> {
+    let (text, keyboard, preview) = match answer {
+        crate::chat::LookupAnswer::Text(text) => (scrub_html(text), None, None),
+        crate::chat::LookupAnswer::Card(card) => {
+            let payload = render::render(card);
+            let out = Outbound {
+                payload,
+                card,
+                idempotency_key: String::new(),
+                reply_to: None,
+                linked: false,
+            };
+            let parts = parts(&out).map_err(|e| {
+                RequestError::Api(ApiError::Unknown(format!("the card does not fit: {e}")))
+            })?;
+            (parts.text, parts.keyboard, parts.preview)
+        }
+    };
+    let send = || {
+        let mut request = bot
+            .send_message(ChatId(chat_id), text.clone())
+            .parse_mode(ParseMode::Html);
+        if let Some(keyboard) = keyboard.clone() {
+            request = request.reply_markup(keyboard);
+        }
+        if let Some(preview) = preview.clone() {
+            request = request.link_preview_options(preview);
+        }
+        if let Some(thread) = thread.and_then(|t| i32::try_from(t).ok()) {
+            request = request.message_thread_id(ThreadId(MessageId(thread)));
+        }
+        if let Some(message_id) = reply_to.and_then(|m| i32::try_from(m).ok()) {
+            let mut reply = ReplyParameters::new(MessageId(message_id));
+            reply.allow_sending_without_reply = Some(true);
+            request = request.reply_parameters(reply);
+        }
+        request
+    };
+    match send().await {
+        Err(RequestError::RetryAfter(wait)) => {
+            tokio::time::sleep(wait.duration()).await;
+            send().await.map(|_| ())
+        }
+        other => other.map(|_| ()),
+    }
+}
+
+/// A sentence as Telegram HTML: `<`, `>` and `&` escaped.
+fn scrub_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 /// The parts of a rendered Telegram payload.
 struct Parts {
     text: String,
