@@ -44,6 +44,11 @@ pub const SQLITE: &[(i64, &str, &str)] = &[
         "cases",
         include_str!("../../migrations/sqlite/0006_cases.sql"),
     ),
+    (
+        7,
+        "stripe_cursors",
+        include_str!("../../migrations/sqlite/0007_stripe_cursors.sql"),
+    ),
 ];
 
 /// Migrations of the PostgreSQL schema: (version, description, SQL).
@@ -77,6 +82,11 @@ pub const POSTGRES: &[(i64, &str, &str)] = &[
         6,
         "cases",
         include_str!("../../migrations/postgres/0006_cases.sql"),
+    ),
+    (
+        7,
+        "stripe_cursors",
+        include_str!("../../migrations/postgres/0007_stripe_cursors.sql"),
     ),
 ];
 

@@ -113,29 +113,70 @@ impl Reader<'_> {
             .await
     }
 
+    /// The reads a view needs, at once: the payment, the subscription and
+    /// the customer. What answered is kept when another read failed; the
+    /// error is returned only when nothing answered.
     async fn read(&self, needs: &Needs) -> Result<Enrichment, StripeError> {
-        let mut enrichment = Enrichment::default();
-        if needs.payment() {
-            self.payment(needs, &mut enrichment).await?;
+        let payment = async {
+            let mut payment = Enrichment::default();
+            if needs.payment() {
+                self.payment(needs, &mut payment).await?;
+            }
+            Ok::<_, StripeError>(payment)
+        };
+        let subscription = async {
+            match &needs.subscription {
+                Some(id) => self
+                    .get(&format!("/v1/subscriptions/{id}"), &[])
+                    .await
+                    .map(|s| s["status"].as_str().map(str::to_owned)),
+                None => Ok(None),
+            }
+        };
+        let customer = async {
+            match &needs.customer {
+                Some(id) => self
+                    .get(&format!("/v1/customers/{id}"), &[])
+                    .await
+                    .map(Some),
+                None => Ok(None),
+            }
+        };
+        let (payment, subscription, customer) = tokio::join!(payment, subscription, customer);
+        let mut failures = Vec::new();
+        let mut enrichment = payment.unwrap_or_else(|error| {
+            failures.push(error);
+            Enrichment::default()
+        });
+        match subscription {
+            Ok(status) => enrichment.subscription_status = status,
+            Err(error) => failures.push(error),
         }
-        if let Some(subscription) = &needs.subscription {
-            let subscription = self
-                .get(&format!("/v1/subscriptions/{subscription}"), &[])
-                .await?;
-            enrichment.subscription_status = subscription["status"].as_str().map(str::to_owned);
+        match customer {
+            Ok(Some(customer)) => {
+                let text = |key: &str| {
+                    customer[key]
+                        .as_str()
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                };
+                enrichment.customer_name = text("name");
+                enrichment.customer_email = text("email");
+            }
+            Ok(None) => {}
+            Err(error) => failures.push(error),
         }
-        if let Some(customer) = &needs.customer {
-            let customer = self.get(&format!("/v1/customers/{customer}"), &[]).await?;
-            let text = |key: &str| {
-                customer[key]
-                    .as_str()
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-            };
-            enrichment.customer_name = text("name");
-            enrichment.customer_email = text("email");
+        let asked = usize::from(needs.payment())
+            + usize::from(needs.subscription.is_some())
+            + usize::from(needs.customer.is_some());
+        match failures.into_iter().next() {
+            Some(error) if asked <= 1 || enrichment.is_empty() => Err(error),
+            Some(error) => {
+                tracing::warn!(status = error.status, error = %error, "a card goes out with part of Stripe's details: one read failed");
+                Ok(enrichment)
+            }
+            None => Ok(enrichment),
         }
-        Ok(enrichment)
     }
 
     /// The failure and card of a payment: its charge, else its payment

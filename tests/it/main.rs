@@ -19,3 +19,4 @@ mod pipeline;
 mod reload;
 mod signature_vectors;
 mod store_suite;
+mod stripe_reads;

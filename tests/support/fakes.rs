@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{patch, post};
+use axum::routing::{get, patch, post};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
@@ -80,6 +80,16 @@ pub struct FakeState {
     pub updates: Mutex<VecDeque<Value>>,
     /// Enforce no rate limit (for latency measurements where no budget is the bottleneck).
     pub unlimited: std::sync::atomic::AtomicBool,
+    /// Stripe objects by id, as `GET /v1/{collection}/{id}` returns them.
+    pub objects: Mutex<HashMap<String, Value>>,
+    /// Stripe events, as `GET /v1/events` lists them (newest first by `created`).
+    pub events: Mutex<Vec<Value>>,
+    /// Stripe reads (GETs), apart from the writes in `received`.
+    pub read_log: Mutex<Vec<Received>>,
+    /// Stall the next N Stripe reads.
+    pub stall_next: AtomicU64,
+    /// How long a stalled read stalls, in milliseconds.
+    pub stall_ms: AtomicU64,
 }
 
 impl FakeState {
@@ -407,8 +417,183 @@ pub async fn stripe() -> Fake {
     let state = Arc::new(FakeState::default());
     let router = Router::new()
         .route("/v1/invoices/{id}/{verb}", post(stripe_invoice_action))
+        .route("/v1/events", get(stripe_list_events))
+        .route("/v1/customers", get(stripe_list_customers))
+        .route("/v1/{collection}/{id}", get(stripe_object))
         .with_state(state.clone());
     Fake::start(router, state).await
+}
+
+impl FakeState {
+    /// Puts a Stripe object where `GET /v1/{collection}/{id}` finds it.
+    pub fn put_object(&self, object: Value) {
+        let id = object["id"].as_str().unwrap().to_owned();
+        self.objects.lock().unwrap().insert(id, object);
+    }
+
+    /// Stripe reads (GETs) asked so far, by path.
+    pub fn reads(&self) -> Vec<String> {
+        self.read_log
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.channel.clone())
+            .collect()
+    }
+
+    /// Stripe reads asked so far, with their query and headers.
+    pub fn read_requests(&self) -> Vec<Received> {
+        self.read_log.lock().unwrap().clone()
+    }
+}
+
+/// A Stripe read: the key checked, faults injected (a stall, a 500, a 429
+/// with `Retry-After`), the request recorded as `GET` with its path.
+async fn stripe_read(
+    state: &FakeState,
+    headers: &HeaderMap,
+    path: &str,
+    query: &HashMap<String, String>,
+) -> Option<Response> {
+    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok());
+    if bearer != Some(&format!("Bearer {STRIPE_KEY}")) {
+        state.record(401);
+        return Some((StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": { "type": "invalid_request_error", "message": "Invalid API Key provided" } }))).into_response());
+    }
+    let version = headers
+        .get("stripe-version")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    state.read_log.lock().unwrap().push(Received {
+        method: "GET".to_owned(),
+        channel: path.to_owned(),
+        body: json!({ "query": query, "stripe_version": version }),
+        at: Instant::now(),
+    });
+    if state
+        .stall_next
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+        .is_ok()
+    {
+        tokio::time::sleep(Duration::from_millis(
+            state.stall_ms.load(Ordering::Relaxed),
+        ))
+        .await;
+    }
+    match state.injected() {
+        Some(429) => {
+            state.record(429);
+            let wait = state.storm_retry_after.load(Ordering::Relaxed).max(1);
+            return Some((
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", wait.to_string())],
+                axum::Json(json!({ "error": { "type": "invalid_request_error", "code": "rate_limit", "message": "Too many requests" } })),
+            )
+                .into_response());
+        }
+        Some(status) => {
+            state.record(status);
+            return Some((
+                StatusCode::from_u16(status).unwrap(),
+                axum::Json(json!({ "error": { "type": "api_error", "message": "Something went wrong on Stripe's end." } })),
+            )
+                .into_response());
+        }
+        None => {}
+    }
+    state.record(200);
+    None
+}
+
+fn query_map(query: Option<String>) -> HashMap<String, String> {
+    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+async fn stripe_object(
+    State(state): State<Arc<FakeState>>,
+    Path((collection, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let query = query_map(query);
+    let path = format!("/v1/{collection}/{id}");
+    if let Some(refused) = stripe_read(&state, &headers, &path, &query).await {
+        return refused;
+    }
+    match state.objects.lock().unwrap().get(&id) {
+        Some(object) => axum::Json(object.clone()).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({ "error": { "type": "invalid_request_error", "code": "resource_missing", "message": format!("No such object: '{id}'") } })),
+        )
+            .into_response(),
+    }
+}
+
+async fn stripe_list_customers(
+    State(state): State<Arc<FakeState>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let query = query_map(query);
+    if let Some(refused) = stripe_read(&state, &headers, "/v1/customers", &query).await {
+        return refused;
+    }
+    let email = query.get("email").cloned().unwrap_or_default();
+    let data: Vec<Value> = state
+        .objects
+        .lock()
+        .unwrap()
+        .values()
+        .filter(|o| o["object"] == "customer" && o["email"] == email.as_str())
+        .cloned()
+        .collect();
+    axum::Json(json!({ "object": "list", "data": data, "has_more": false })).into_response()
+}
+
+/// `GET /v1/events`: `created[gte]`, `limit` and `starting_after`, newest first.
+async fn stripe_list_events(
+    State(state): State<Arc<FakeState>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let query = query_map(query);
+    if let Some(refused) = stripe_read(&state, &headers, "/v1/events", &query).await {
+        return refused;
+    }
+    let since: i64 = query
+        .get("created[gte]")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let limit: usize = query
+        .get("limit")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10)
+        .clamp(1, 100);
+    let mut events: Vec<Value> = state
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e["created"].as_i64().unwrap_or(0) >= since)
+        .cloned()
+        .collect();
+    events.sort_by_key(|e| std::cmp::Reverse(e["created"].as_i64().unwrap_or(0)));
+    if let Some(after) = query.get("starting_after") {
+        let position = events.iter().position(|e| e["id"] == after.as_str());
+        events = match position {
+            Some(at) => events.split_off(at + 1),
+            None => Vec::new(),
+        };
+    }
+    let has_more = events.len() > limit;
+    events.truncate(limit);
+    axum::Json(
+        json!({ "object": "list", "url": "/v1/events", "data": events, "has_more": has_more }),
+    )
+    .into_response()
 }
 
 async fn stripe_invoice_action(
@@ -487,6 +672,10 @@ pub async fn discord() -> Fake {
             post(discord_thread),
         )
         .route("/api/v10/webhooks/{app}/{token}", post(discord_followup))
+        .route(
+            "/api/v10/webhooks/{app}/{token}/messages/@original",
+            patch(discord_original),
+        )
         .route("/api/v10/gateway", axum::routing::get(discord_gateway))
         .route(
             "/api/v10/interactions/{id}/{token}/callback",
@@ -752,6 +941,16 @@ async fn discord_followup(
 ) -> Response {
     state.record(200);
     let id = state.accept("followup", &token, json_body(&body));
+    axum::Json(discord_message(id, "0", None)).into_response()
+}
+
+async fn discord_original(
+    State(state): State<Arc<FakeState>>,
+    Path((_app, token)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    state.record(200);
+    let id = state.accept("original", &token, json_body(&body));
     axum::Json(discord_message(id, "0", None)).into_response()
 }
 
