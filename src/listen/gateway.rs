@@ -31,24 +31,29 @@ impl EventHandler for Handler {
     }
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
-        let (id, token, json) = match &interaction {
-            Interaction::Component(press) => (press.id, &press.token, serde_json::to_value(press)),
-            Interaction::Command(command) => {
-                (command.id, &command.token, serde_json::to_value(command))
+        // Each variant serializes without its `type`: dispatch on the variant.
+        let (id, token, json, command) = match &interaction {
+            Interaction::Component(press) => {
+                (press.id, &press.token, serde_json::to_value(press), false)
             }
+            Interaction::Command(command) => (
+                command.id,
+                &command.token,
+                serde_json::to_value(command),
+                true,
+            ),
             _ => return,
         };
         let Ok(json) = json else {
             return;
         };
-        let response = match inbound::kind(&json) {
-            inbound::Interaction::Component => {
-                inbound::component(self.clicks.clone(), &self.config, &json).await
+        let response = if command {
+            if json["data"]["name"] != inbound::COMMAND_NAME {
+                return;
             }
-            inbound::Interaction::Command => {
-                inbound::command(self.clicks.clone(), &self.config, &json).await
-            }
-            _ => return,
+            inbound::command(self.clicks.clone(), &self.config, &json).await
+        } else {
+            inbound::component(self.clicks.clone(), &self.config, &json).await
         };
         if let Err(error) = ctx
             .http

@@ -284,17 +284,13 @@ impl StripeClient {
             .filter(|s| s.is_finite() && *s >= 0.0)
             .map(Duration::from_secs_f64);
         let should_retry = header("stripe-should-retry").map(|v| v == "true");
-        let body: Value = response
-            .json()
-            .await
-            .map_err(|e| StripeError::unreachable(&e))
-            .or_else(|error| {
-                if (200..300).contains(&status) {
-                    Err(error)
-                } else {
-                    Ok(Value::Null)
-                }
-            })?;
+        let success = (200..300).contains(&status);
+        let body: Value = match response.json().await {
+            Ok(body) => body,
+            Err(error) if success => return Err(StripeError::unreachable(&error)),
+            // An error without a JSON body still has its status.
+            Err(_) => Value::Null,
+        };
         tracing::debug!(method = %method, path, status, request_id = request_id.as_deref().unwrap_or("-"), "Stripe request");
         if (200..300).contains(&status) {
             return Ok(StripeResponse {

@@ -1024,7 +1024,17 @@ receiver = "billing-subscribers"
         .collect();
     assert_eq!(
         names,
-        ["start", "topics", "subscribe", "unsubscribe", "status"]
+        [
+            "start",
+            "topics",
+            "subscribe",
+            "unsubscribe",
+            "status",
+            "invoice",
+            "customer",
+            "payment",
+            "subscription"
+        ]
     );
 
     let say = |user: i64, chat: i64, text: &str| {

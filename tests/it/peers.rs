@@ -430,3 +430,170 @@ receiver = "alice"
     );
     app.stop().await;
 }
+
+/// localstripe sends its own signed webhooks to the bot: a subscription
+/// whose SEPA debit fails gives a "Payment failed" card whose reason and
+/// account digits were read back from localstripe (its invoices carry
+/// neither), and the card's Retry asks localstripe to pay again.
+#[tokio::test]
+async fn localstripe_webhooks_give_the_failure_card_its_reason_and_last4() {
+    if !peers::python_installed() {
+        return;
+    }
+    let stripe = peers::localstripe().await;
+    let slack = crate::support::fakes::slack().await;
+    slack
+        .state
+        .unlimited
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let key = "sk_test_peer_0123456789";
+    let signing = "slack-signing-secret-0123";
+    let database = TestDatabase::create(Backend::Sqlite).await;
+    let config = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+[storage]
+url = "{url}"
+[stripe]
+webhook_secrets = ["{SECRET}"]
+api_key = "{key}"
+api_base_url = "{stripe}"
+catch_up_every = "0s"
+[slack]
+bot_token = "{token}"
+api_base_url = "{slack}/api"
+signing_secret = "{signing}"
+[roles.finance]
+slack_users = ["U_ALICE"]
+[[receivers]]
+name = "finance"
+slack = {{ channel = "C0PEER" }}
+[route]
+receiver = "none"
+[[route.routes]]
+event_types = ["invoice.payment_failed"]
+receiver = "finance"
+"#,
+        url = database.url,
+        stripe = stripe.base_url(),
+        slack = slack.base_url(),
+        token = crate::support::fakes::SLACK_TOKEN,
+    );
+    let app = start_app_with_config(database, &config).await;
+    let http = reqwest::Client::new();
+    let form = |path: &str, params: Vec<(&str, String)>| {
+        let request = http
+            .post(format!("{}{path}", stripe.base_url()))
+            .basic_auth(key, Some(""))
+            .form(&params);
+        let path = path.to_owned();
+        async move {
+            let response = request.send().await.unwrap();
+            assert!(
+                response.status().is_success(),
+                "{path}: {}",
+                response.status()
+            );
+            response
+                .json::<serde_json::Value>()
+                .await
+                .unwrap_or_default()
+        }
+    };
+    // localstripe signs its webhooks with this secret, to the bot's endpoint.
+    form(
+        "/_config/webhooks/bot",
+        vec![
+            ("url", app.url("/webhooks/stripe")),
+            ("secret", SECRET.to_owned()),
+        ],
+    )
+    .await;
+    let customer = form(
+        "/v1/customers",
+        vec![("email", "jenny.rosen@example.com".into())],
+    )
+    .await;
+    let customer = customer["id"].as_str().unwrap().to_owned();
+    let method = form(
+        "/v1/payment_methods",
+        vec![
+            ("type", "sepa_debit".into()),
+            ("sepa_debit[iban]", "DE62370400440532013001".into()),
+        ],
+    )
+    .await;
+    let method = method["id"].as_str().unwrap().to_owned();
+    form(
+        &format!("/v1/payment_methods/{method}/attach"),
+        vec![("customer", customer.clone())],
+    )
+    .await;
+    form(
+        &format!("/v1/customers/{customer}"),
+        vec![("invoice_settings[default_payment_method]", method)],
+    )
+    .await;
+    let product = form("/v1/products", vec![("name", "Pro".into())]).await;
+    let plan = form(
+        "/v1/plans",
+        vec![
+            ("product", product["id"].as_str().unwrap().into()),
+            ("amount", "4900".into()),
+            ("currency", "eur".into()),
+            ("interval", "month".into()),
+        ],
+    )
+    .await;
+    let subscription = form(
+        "/v1/subscriptions",
+        vec![
+            ("customer", customer),
+            ("items[0][plan]", plan["id"].as_str().unwrap().into()),
+        ],
+    )
+    .await;
+    let invoice_id = subscription["latest_invoice"].as_str().unwrap().to_owned();
+    let card = eventually(
+        30,
+        "the failure card from localstripe's webhook",
+        || async { slack.state.posts("chat.postMessage").into_iter().next() },
+    )
+    .await;
+    let text = card.body.to_string();
+    assert!(text.contains(&invoice_id), "{text}");
+    assert!(
+        text.contains("card_declined: Your card was declined."),
+        "{text}"
+    );
+    assert!(text.contains("SEPA Debit ••3001"), "{text}");
+    assert!(!text.contains("jenny.rosen@example.com"), "{text}");
+    let retry = card.body["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+        .find(|e| e["text"]["text"] == "Retry payment")
+        .and_then(|e| e["value"].as_str().map(str::to_owned))
+        .expect("a Retry payment button");
+    let invoice_url = format!("{}/v1/invoices/{invoice_id}", stripe.base_url());
+    let intent = || {
+        let request = http.get(&invoice_url).basic_auth(key, Some(""));
+        async move {
+            let invoice: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+            invoice["payment_intent"].clone()
+        }
+    };
+    let before = intent().await;
+    assert_eq!(
+        app.slack_click(&slack.base_url(), signing, "U_ALICE", &retry)
+            .await,
+        200
+    );
+    eventually(30, "localstripe asked to pay again", || async {
+        (intent().await != before).then_some(())
+    })
+    .await;
+    app.stop().await;
+}
