@@ -338,3 +338,44 @@ fn server_timeouts_caps_and_admin_token_are_checked() {
     assert_eq!(config.server.keep_alive_timeout, DEFAULT_KEEP_ALIVE_TIMEOUT);
     assert_eq!(config.server.max_connections, DEFAULT_MAX_CONNECTIONS);
 }
+
+#[test]
+fn poll_mode_needs_an_api_key_and_no_signing_secret() {
+    let config = load_str(
+        "[stripe]\nmode = \"poll\"\napi_key = \"sk_test_poll_0123\"\npoll_every = \"2s\"\n",
+        &no_env(),
+    )
+    .unwrap();
+    assert_eq!(config.stripe.mode, stripe::StripeMode::Poll);
+    assert_eq!(config.stripe.poll_every, Duration::from_secs(2));
+    assert!(config.endpoint(DEFAULT_ACCOUNT).unwrap().secrets.is_empty());
+    let errors = errors_of("[stripe]\nmode = \"poll\"\n");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("stripe.mode (line 2): poll mode reads events with the API"));
+}
+
+#[test]
+fn stripe_api_settings_have_defaults_and_bounds() {
+    let config = load_str(
+        &format!("[stripe]\nwebhook_secrets = [\"{SECRET}\"]\n"),
+        &no_env(),
+    )
+    .unwrap();
+    assert_eq!(config.stripe.api.version, "2025-03-31.basil");
+    assert_eq!(config.stripe.api.timeout, Duration::from_secs(10));
+    assert_eq!(config.stripe.catch_up_every, Duration::from_secs(600));
+    assert_eq!(config.stripe.enrichment.wait, Duration::from_secs(2));
+    assert!(config.stripe.enrichment.enabled);
+    let errors = errors_of(&format!(
+        "[stripe]\nwebhook_secrets = [\"{SECRET}\"]\nrequests_per_second = 500\ncatch_up_every = \"3s\"\nenrich_wait = \"1m\"\n[interactions]\nlookup_roles = [\"nobody\"]\n"
+    ));
+    assert_eq!(
+        errors,
+        [
+            "stripe.requests_per_second (line 3): must be between 1 and 100 (Stripe allows 25/s in test mode and 100/s live)",
+            "stripe.catch_up_every (line 4): must be at least 10s, or \"0s\" to turn catch-up off",
+            "stripe.enrich_wait (line 5): must be at most 30s: cards wait this long for Stripe",
+            "interactions.lookup_roles[0] (line 7): no [roles.nobody] is defined",
+        ]
+    );
+}

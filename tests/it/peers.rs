@@ -184,13 +184,51 @@ async fn prism_accepts_every_card_under_discords_openapi_spec() {
         };
         let _ = discord.post(&destination, &message).await;
     }
+    // The `/stripe` command as registered, and a look-up's private answer
+    // (the deferred reply edited into the card, or into a sentence).
+    let http = reqwest::Client::new();
+    let api = format!("http://{proxy}/api/v10");
+    let _ = http
+        .post(format!("{api}/applications/1200000000000000001/commands"))
+        .header("authorization", "Bot peer-test-token")
+        .json(&stripe_chatops::chat::discord::inbound::command_definition())
+        .send()
+        .await;
+    let view = stripe_chatops::event::EventView::parse(&event("invoice.payment_failed"), "default")
+        .unwrap();
+    let card = stripe_chatops::render::card_for(
+        &templates,
+        &view,
+        &Default::default(),
+        None,
+        "Acme",
+        now(),
+    )
+    .unwrap();
+    for answer in [
+        stripe_chatops::chat::LookupAnswer::Card(Box::new(card)),
+        stripe_chatops::chat::LookupAnswer::Text("There is no such invoice in Stripe.".into()),
+    ] {
+        let _ = http
+            .patch(format!(
+                "{api}/webhooks/1200000000000000001/itoken/messages/@original"
+            ))
+            .json(&stripe_chatops::chat::discord::inbound::lookup_body(
+                &answer,
+            ))
+            .send()
+            .await;
+    }
     let statuses = seen.lock().unwrap().clone();
-    assert_eq!(statuses.len(), types.len() + 3);
-    for ((path, status), event_type) in
-        statuses
-            .iter()
-            .zip(types.iter().chain(&["history", "linked", "digest page"]))
-    {
+    assert_eq!(statuses.len(), types.len() + 6);
+    for ((path, status), event_type) in statuses.iter().zip(types.iter().chain(&[
+        "history",
+        "linked",
+        "digest page",
+        "/stripe command",
+        "look-up card",
+        "look-up sentence",
+    ])) {
         assert_eq!(*status, 200, "{event_type}: Prism refused {path}");
     }
 
