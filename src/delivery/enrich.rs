@@ -37,7 +37,14 @@ impl Deliverer {
             return Enriched::Done;
         };
         let stripe = &snapshot.config.stripe;
-        if !stripe.enrichment.enabled || needs(view).is_empty() {
+        // No key, nothing to read: no task, no copy of the config.
+        let keyed = crate::stripe::api::credentials_of(
+            stripe,
+            &view.account,
+            view.connect_account.as_deref(),
+        )
+        .is_some();
+        if !stripe.enrichment.enabled || !keyed || needs(view).is_empty() {
             return Enriched::Done;
         }
         let mut read: LateRead = {

@@ -756,6 +756,7 @@ telegram_users = [42]
         "{shown}"
     );
     assert_eq!(reply.body["reply_parameters"]["message_id"], 542);
+    let reads = stripe.state.reads().len();
     telegram
         .state
         .updates
@@ -775,6 +776,11 @@ telegram_users = [42]
             .as_str()
             .unwrap()
             .contains("not allowed")
+    );
+    assert_eq!(
+        stripe.state.reads().len(),
+        reads,
+        "no Stripe call for a refusal"
     );
     app.stop().await;
 }
