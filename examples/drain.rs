@@ -23,9 +23,9 @@ mod common;
 #[path = "../tests/support/fakes.rs"]
 mod fakes;
 
-use common::{free_port, rss_kib, service_binary};
+use common::{free_port, rss_kib, start_service};
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -61,27 +61,7 @@ async fn start_server(receiver: &str) -> Server {
         ),
     )
     .unwrap();
-    let child = Command::new(service_binary("drain"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let client = reqwest::Client::new();
-    let started = Instant::now();
-    while !client
-        .get(format!("http://127.0.0.1:{port}/readyz"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "server not ready"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let child = start_service("drain", &config, port).await;
     Server {
         child,
         url: format!("http://127.0.0.1:{port}/webhooks/stripe"),

@@ -20,9 +20,9 @@ mod common;
 #[path = "../tests/support/fakes.rs"]
 mod fakes;
 
-use common::{free_port, rss_kib, service_binary};
+use common::{free_port, rss_kib, service_binary, start_service};
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -81,29 +81,8 @@ receiver = "finance"
 }
 
 async fn start(config: &std::path::Path, port: u16) -> Server {
-    let child = Command::new(service_binary("stripe_reads"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let client = reqwest::Client::new();
-    let started = Instant::now();
-    while !client
-        .get(format!("http://127.0.0.1:{port}/readyz"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "server not ready"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
     Server {
-        child,
+        child: start_service("stripe_reads", config, port).await,
         url: format!("http://127.0.0.1:{port}/webhooks/stripe"),
     }
 }

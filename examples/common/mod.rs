@@ -1,5 +1,6 @@
 //! Helpers shared by the benchmark programs: the release binary beside the
-//! example, a free loopback port, and a process's memory from `/proc`.
+//! example, the service started and ready, a free loopback port, and a
+//! process's memory from `/proc`.
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +18,34 @@ pub fn service_binary(example: &str) -> PathBuf {
         binary.display()
     );
     binary
+}
+
+/// Starts `stripe-chatops serve --config CONFIG` (listening on `port`)
+/// and waits until `/readyz` answers 200.
+#[allow(dead_code)] // not every benchmark starts the service this way
+pub async fn start_service(example: &str, config: &Path, port: u16) -> std::process::Child {
+    let child = std::process::Command::new(service_binary(example))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    while !client
+        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "server not ready"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    child
 }
 
 /// A free port on 127.0.0.1.

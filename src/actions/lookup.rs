@@ -19,10 +19,11 @@ use crate::chat::{LookupAnswer, LookupQuery};
 use crate::config::{ActionKind, Config, Snapshot};
 use crate::event::EventView;
 use crate::render::Card;
-use crate::store::{NewToken, StoreError, StoredEvent, now_ms};
+use crate::store::{StoreError, StoredEvent, now_ms};
 use crate::stripe::api::{Credentials, StripeError, credentials_of};
 
-use super::{Actions, new_token};
+use super::Actions;
+use super::tokens::{Holder, arm_for};
 
 /// The receiver name of a look-up's tokens: no configured receiver has it
 /// (`:` is not allowed in names), so a press never looks for a card to edit.
@@ -319,40 +320,18 @@ impl Actions {
         let Some(stored) = stored else {
             return Ok(());
         };
-        let now = now_ms();
-        let expires = now + config.interactions.token_ttl.as_millis() as i64;
-        let mut tokens = Vec::new();
-        for action in &mut card.actions {
-            let Some(kind) = ActionKind::parse(&action.action) else {
-                continue;
-            };
-            let token = new_token();
-            tokens.push(NewToken {
-                token: token.clone(),
-                action: kind.name().to_owned(),
-                label: action.label.clone(),
-                delivery_id: 0,
-                event_seq: stored.seq,
-                receiver: LOOKUP_RECEIVER.to_owned(),
-                object_id: view.object_id.clone(),
-                created_at_ms: now,
-                expires_at_ms: expires,
-            });
-            action.token = Some(token);
-            if config.interactions.policy(kind).confirm {
-                let policy = query
-                    .private
-                    .then(|| config.interactions.lookup_redaction(&asker))
-                    .flatten()
-                    .unwrap_or(&config.redaction);
-                action.confirm = Some(crate::render::states::confirmation(
-                    &action.label,
-                    view,
-                    policy,
-                ));
-            }
-        }
-        self.store.create_tokens(&tokens).await
+        let redaction = query
+            .private
+            .then(|| config.interactions.lookup_redaction(&asker))
+            .flatten()
+            .unwrap_or(&config.redaction);
+        let holder = Holder {
+            receiver: LOOKUP_RECEIVER,
+            redaction,
+            delivery_id: 0,
+            event_seq: stored.seq,
+        };
+        arm_for(config, self.store.as_ref(), card, view, &holder).await
     }
 
     /// The newest stored event whose object is `object_id`.

@@ -29,6 +29,37 @@ pub async fn arm(
     delivery_id: i64,
     event_seq: i64,
 ) -> Result<(), StoreError> {
+    let holder = Holder {
+        receiver: &receiver.name,
+        redaction: &receiver.redaction,
+        delivery_id,
+        event_seq,
+    };
+    arm_for(config, store, card, view, &holder).await
+}
+
+/// Where a card's tokens belong: the receiver (or a look-up's private
+/// answer) and its redaction, the delivery and the event they act on.
+pub struct Holder<'a> {
+    /// The receiver name the tokens record.
+    pub receiver: &'a str,
+    /// The redaction of the confirmations.
+    pub redaction: &'a crate::redact::RedactionPolicy,
+    /// The delivery of the card (0 for a look-up).
+    pub delivery_id: i64,
+    /// The stored event the actions act on.
+    pub event_seq: i64,
+}
+
+/// [`arm`] for any holder.
+pub async fn arm_for(
+    config: &Config,
+    store: &dyn Store,
+    card: &mut Card,
+    view: &EventView,
+    holder: &Holder<'_>,
+) -> Result<(), StoreError> {
+    let (delivery_id, event_seq) = (holder.delivery_id, holder.event_seq);
     let now = now_ms();
     let expires = now + config.interactions.token_ttl.as_millis() as i64;
     let mut tokens = Vec::new();
@@ -43,14 +74,14 @@ pub async fn arm(
             label: action.label.clone(),
             delivery_id,
             event_seq,
-            receiver: receiver.name.clone(),
+            receiver: holder.receiver.to_owned(),
             object_id: view.object_id.clone(),
             created_at_ms: now,
             expires_at_ms: expires,
         });
         action.token = Some(token);
         if config.interactions.policy(kind).confirm {
-            action.confirm = Some(confirmation(&action.label, view, &receiver.redaction));
+            action.confirm = Some(confirmation(&action.label, view, holder.redaction));
         }
     }
     store.create_tokens(&tokens).await

@@ -276,7 +276,7 @@ pub(super) async fn catch_up(
             .await
         {
             Ok(report) => println!(
-                "{}: {} events listed since {} ({} pages), {} new",
+                "{}: {} events listed since {} ({} {}), {} new",
                 report.account,
                 report.listed,
                 chrono::DateTime::from_timestamp(report.since, 0).map_or_else(
@@ -284,6 +284,7 @@ pub(super) async fn catch_up(
                     |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
                 ),
                 report.pages,
+                if report.pages == 1 { "page" } else { "pages" },
                 report.new
             ),
             Err(error) => {

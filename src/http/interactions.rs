@@ -19,6 +19,34 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// Checks a Slack request's signature (v0 HMAC, 5-minute window); the
+/// refusal to answer when it fails. `what` names the feature in messages.
+fn verify_slack(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    what: &str,
+) -> Result<(), (StatusCode, String)> {
+    let config = state.config();
+    let Some(secret) = config.slack.signing_secret.as_ref() else {
+        return Err((
+            StatusCode::NOT_FOUND,
+            format!("Slack {what} is not configured: set [slack] signing_secret\n"),
+        ));
+    };
+    slack::inbound::verify(
+        secret.expose(),
+        header(headers, "x-slack-request-timestamp"),
+        header(headers, "x-slack-signature"),
+        body,
+        chrono::Utc::now().timestamp(),
+    )
+    .map_err(|error| {
+        tracing::warn!(error = %error, what, "Slack request refused");
+        (StatusCode::UNAUTHORIZED, format!("{error}\n"))
+    })
+}
+
 /// `POST /interactions/slack`: verified (v0 HMAC, 5-minute window), answered
 /// 200 at once; each click runs after, with notices to `response_url`.
 pub async fn slack(
@@ -26,22 +54,8 @@ pub async fn slack(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, String) {
-    let config = state.config();
-    let Some(secret) = config.slack.signing_secret.as_ref() else {
-        return (
-            StatusCode::NOT_FOUND,
-            "Slack interactivity is not configured: set [slack] signing_secret\n".to_owned(),
-        );
-    };
-    if let Err(error) = slack::inbound::verify(
-        secret.expose(),
-        header(&headers, "x-slack-request-timestamp"),
-        header(&headers, "x-slack-signature"),
-        &body,
-        chrono::Utc::now().timestamp(),
-    ) {
-        tracing::warn!(error = %error, "Slack interaction refused");
-        return (StatusCode::UNAUTHORIZED, format!("{error}\n"));
+    if let Err(refused) = verify_slack(&state, &headers, &body, "interactivity") {
+        return refused;
     }
     let payload = url::form_urlencoded::parse(&body)
         .find(|(key, _)| key == "payload")
@@ -77,22 +91,8 @@ pub async fn slack_command(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, String) {
-    let config = state.config();
-    let Some(secret) = config.slack.signing_secret.as_ref() else {
-        return (
-            StatusCode::NOT_FOUND,
-            "Slack commands are not configured: set [slack] signing_secret\n".to_owned(),
-        );
-    };
-    if let Err(error) = slack::inbound::verify(
-        secret.expose(),
-        header(&headers, "x-slack-request-timestamp"),
-        header(&headers, "x-slack-signature"),
-        &body,
-        chrono::Utc::now().timestamp(),
-    ) {
-        tracing::warn!(error = %error, "Slack command refused");
-        return (StatusCode::UNAUTHORIZED, format!("{error}\n"));
+    if let Err(refused) = verify_slack(&state, &headers, &body, "commands") {
+        return refused;
     }
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     let Some((query, response_url)) = slack::inbound::command_lookup(&form) else {

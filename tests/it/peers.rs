@@ -263,67 +263,7 @@ async fn telegram_test_api_press_retries_the_invoice_on_localstripe() {
     let stripe = peers::localstripe().await;
     let key = "sk_test_peer_0123456789";
     let http = reqwest::Client::new();
-    let form = |path: &str, params: Vec<(&str, String)>| {
-        let request = http
-            .post(format!("{}{path}", stripe.base_url()))
-            .basic_auth(key, Some(""))
-            .form(&params);
-        async move {
-            request
-                .send()
-                .await
-                .unwrap()
-                .json::<serde_json::Value>()
-                .await
-                .unwrap()
-        }
-    };
-    // An open invoice: a subscription whose SEPA debit fails (localstripe's failing IBAN).
-    let customer = form(
-        "/v1/customers",
-        vec![("email", "jenny.rosen@example.com".into())],
-    )
-    .await;
-    let customer = customer["id"].as_str().unwrap().to_owned();
-    let method = form(
-        "/v1/payment_methods",
-        vec![
-            ("type", "sepa_debit".into()),
-            ("sepa_debit[iban]", "DE62370400440532013001".into()),
-        ],
-    )
-    .await;
-    let method = method["id"].as_str().unwrap().to_owned();
-    form(
-        &format!("/v1/payment_methods/{method}/attach"),
-        vec![("customer", customer.clone())],
-    )
-    .await;
-    form(
-        &format!("/v1/customers/{customer}"),
-        vec![("invoice_settings[default_payment_method]", method)],
-    )
-    .await;
-    let product = form("/v1/products", vec![("name", "Pro".into())]).await;
-    let plan = form(
-        "/v1/plans",
-        vec![
-            ("product", product["id"].as_str().unwrap().into()),
-            ("amount", "4900".into()),
-            ("currency", "usd".into()),
-            ("interval", "month".into()),
-        ],
-    )
-    .await;
-    let subscription = form(
-        "/v1/subscriptions",
-        vec![
-            ("customer", customer),
-            ("items[0][plan]", plan["id"].as_str().unwrap().into()),
-        ],
-    )
-    .await;
-    let invoice_id = subscription["latest_invoice"].as_str().unwrap().to_owned();
+    let invoice_id = failing_subscription(&stripe.base_url(), key, "usd").await;
     let invoice_url = format!("{}/v1/invoices/{invoice_id}", stripe.base_url());
     let get_invoice = || {
         let request = http.get(&invoice_url).basic_auth(key, Some(""));
@@ -520,79 +460,18 @@ receiver = "finance"
     );
     let app = start_app_with_config(database, &config).await;
     let http = reqwest::Client::new();
-    let form = |path: &str, params: Vec<(&str, String)>| {
-        let request = http
-            .post(format!("{}{path}", stripe.base_url()))
-            .basic_auth(key, Some(""))
-            .form(&params);
-        let path = path.to_owned();
-        async move {
-            let response = request.send().await.unwrap();
-            assert!(
-                response.status().is_success(),
-                "{path}: {}",
-                response.status()
-            );
-            response
-                .json::<serde_json::Value>()
-                .await
-                .unwrap_or_default()
-        }
-    };
     // localstripe signs its webhooks with this secret, to the bot's endpoint.
-    form(
-        "/_config/webhooks/bot",
-        vec![
+    let configured = http
+        .post(format!("{}/_config/webhooks/bot", stripe.base_url()))
+        .form(&[
             ("url", app.url("/webhooks/stripe")),
             ("secret", SECRET.to_owned()),
-        ],
-    )
-    .await;
-    let customer = form(
-        "/v1/customers",
-        vec![("email", "jenny.rosen@example.com".into())],
-    )
-    .await;
-    let customer = customer["id"].as_str().unwrap().to_owned();
-    let method = form(
-        "/v1/payment_methods",
-        vec![
-            ("type", "sepa_debit".into()),
-            ("sepa_debit[iban]", "DE62370400440532013001".into()),
-        ],
-    )
-    .await;
-    let method = method["id"].as_str().unwrap().to_owned();
-    form(
-        &format!("/v1/payment_methods/{method}/attach"),
-        vec![("customer", customer.clone())],
-    )
-    .await;
-    form(
-        &format!("/v1/customers/{customer}"),
-        vec![("invoice_settings[default_payment_method]", method)],
-    )
-    .await;
-    let product = form("/v1/products", vec![("name", "Pro".into())]).await;
-    let plan = form(
-        "/v1/plans",
-        vec![
-            ("product", product["id"].as_str().unwrap().into()),
-            ("amount", "4900".into()),
-            ("currency", "eur".into()),
-            ("interval", "month".into()),
-        ],
-    )
-    .await;
-    let subscription = form(
-        "/v1/subscriptions",
-        vec![
-            ("customer", customer),
-            ("items[0][plan]", plan["id"].as_str().unwrap().into()),
-        ],
-    )
-    .await;
-    let invoice_id = subscription["latest_invoice"].as_str().unwrap().to_owned();
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(configured.status().is_success());
+    let invoice_id = failing_subscription(&stripe.base_url(), key, "eur").await;
     let card = eventually(
         30,
         "the failure card from localstripe's webhook",
@@ -634,4 +513,75 @@ receiver = "finance"
     })
     .await;
     app.stop().await;
+}
+
+/// A customer whose SEPA debit fails (localstripe's failing IBAN),
+/// subscribed to a monthly plan of 49.00 in `currency`: localstripe makes an
+/// open invoice whose payment failed. Returns the invoice's id.
+async fn failing_subscription(stripe: &str, key: &str, currency: &str) -> String {
+    let http = reqwest::Client::new();
+    let form = |path: &str, params: Vec<(&str, String)>| {
+        let request = http
+            .post(format!("{stripe}{path}"))
+            .basic_auth(key, Some(""))
+            .form(&params);
+        let path = path.to_owned();
+        async move {
+            let response = request.send().await.unwrap();
+            assert!(
+                response.status().is_success(),
+                "{path}: {}",
+                response.status()
+            );
+            response
+                .json::<serde_json::Value>()
+                .await
+                .unwrap_or_default()
+        }
+    };
+    let customer = form(
+        "/v1/customers",
+        vec![("email", "jenny.rosen@example.com".into())],
+    )
+    .await;
+    let customer = customer["id"].as_str().unwrap().to_owned();
+    let method = form(
+        "/v1/payment_methods",
+        vec![
+            ("type", "sepa_debit".into()),
+            ("sepa_debit[iban]", "DE62370400440532013001".into()),
+        ],
+    )
+    .await;
+    let method = method["id"].as_str().unwrap().to_owned();
+    form(
+        &format!("/v1/payment_methods/{method}/attach"),
+        vec![("customer", customer.clone())],
+    )
+    .await;
+    form(
+        &format!("/v1/customers/{customer}"),
+        vec![("invoice_settings[default_payment_method]", method)],
+    )
+    .await;
+    let product = form("/v1/products", vec![("name", "Pro".into())]).await;
+    let plan = form(
+        "/v1/plans",
+        vec![
+            ("product", product["id"].as_str().unwrap().into()),
+            ("amount", "4900".into()),
+            ("currency", currency.into()),
+            ("interval", "month".into()),
+        ],
+    )
+    .await;
+    let subscription = form(
+        "/v1/subscriptions",
+        vec![
+            ("customer", customer),
+            ("items[0][plan]", plan["id"].as_str().unwrap().into()),
+        ],
+    )
+    .await;
+    subscription["latest_invoice"].as_str().unwrap().to_owned()
 }
