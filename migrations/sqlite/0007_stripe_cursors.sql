@@ -5,3 +5,8 @@ CREATE TABLE stripe_cursors (
     checked_from BIGINT NOT NULL,
     updated_at_ms BIGINT NOT NULL
 );
+
+-- A case's card posted without Stripe's details (Stripe was slow or down):
+-- since when it waits for them. The delivery worker completes it when
+-- Stripe answers, after a restart too; NULL once complete or given up.
+ALTER TABLE cases ADD COLUMN awaiting_stripe_ms BIGINT;

@@ -24,7 +24,7 @@ use crate::store::cases::merge_case_facts;
 use crate::store::{CaseRow, OutboxItem, StoreError, StoredEvent, now_ms};
 
 use super::budget::Permit;
-use super::enrich::{Enriched, LateRead};
+use super::enrich::Enriched;
 use super::{Budget, Deliverer, idempotency_key};
 
 /// Pending events of one case merged into one edit, at most.
@@ -136,7 +136,7 @@ impl Deliverer {
             let delivery = case.as_ref().map_or(0, |c| c.head_delivery_id);
             (phase, precedence, delivery, view)
         };
-        let (card, late) = match self
+        let (card, enriched) = match self
             .case_card(
                 snapshot,
                 receiver,
@@ -327,8 +327,17 @@ impl Deliverer {
         }
         self.metrics.delivery(kind, "sent", steps.len() as u64);
         self.metrics.case(outcome.name());
-        if let Some(read) = late {
-            self.complete_later(read, &receiver.name, case_key);
+        // A card posted without Stripe's details is completed when Stripe
+        // answers: now (a late read) or by the sweep (after a failure or a restart).
+        match enriched {
+            Enriched::Late(read) => {
+                self.mark_waiting(&receiver.name, case_key, true).await;
+                self.complete_later(read, &receiver.name, case_key);
+            }
+            Enriched::Failed { transient: true } => {
+                self.mark_waiting(&receiver.name, case_key, true).await;
+            }
+            Enriched::Done | Enriched::Failed { transient: false } => {}
         }
         tracing::debug!(receiver = %receiver.name, case = %case_key, change = outcome.name(), events = steps.len(), "delivery: case card");
         Ok(())
@@ -363,14 +372,11 @@ impl Deliverer {
         head_delivery: i64,
         fresh_buttons: bool,
         steps: &[Step],
-    ) -> Result<(Card, Option<LateRead>), String> {
+    ) -> Result<(Card, Enriched), String> {
         merge_case_facts(self.store.as_ref(), case_key, &mut head)
             .await
             .map_err(|e| e.to_string())?;
-        let late = match self.enrich(snapshot, &mut head).await {
-            Enriched::Late(read) => Some(read),
-            Enriched::Done => None,
-        };
+        let enriched = self.enrich(snapshot, &mut head).await;
         let mut card = snapshot
             .config
             .card_for(&snapshot.templates, &head, Some(receiver))
@@ -412,7 +418,7 @@ impl Deliverer {
                 states::with_outcome(&mut card, note);
             }
         }
-        Ok((card, late))
+        Ok((card, enriched))
     }
 
     /// Posts the history lines of a step into the card's thread: a Slack

@@ -27,7 +27,19 @@ pub(super) enum Enriched {
     Done,
     /// Not done within the wait; the read goes on.
     Late(LateRead),
+    /// Stripe failed; `transient` when asking again later may help (a
+    /// timeout, a 429, a 5xx), not when the object is missing or the key refused.
+    Failed {
+        /// Whether to ask again later.
+        transient: bool,
+    },
 }
+
+/// How long a card may wait for Stripe's details before the bot stops asking.
+const GIVE_UP_AFTER_MS: i64 = 3_600_000;
+
+/// How often the worker looks for cards still waiting for Stripe.
+pub(super) const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Deliverer {
     /// Completes `view` with what Stripe's API says, waiting at most
@@ -64,7 +76,9 @@ impl Deliverer {
             Ok(Ok(Err(error))) => {
                 tracing::warn!(event_id = %view.id, status = error.status, request_id = error.request_id.as_deref().unwrap_or("-"), error = %error, "card posted without Stripe's details: the read failed");
                 self.metrics.enrichment("failed");
-                Enriched::Done
+                Enriched::Failed {
+                    transient: error.is_transient(),
+                }
             }
             Ok(Err(_)) => Enriched::Done,
             Err(_) => {
@@ -76,7 +90,8 @@ impl Deliverer {
     }
 
     /// After a late read: when Stripe answered, the case's card is
-    /// rendered again (the answer is now cached) and edited in place.
+    /// rendered again (the answer is now cached) and edited in place. Until
+    /// then the case is marked as waiting, so that a restart completes it too.
     pub(super) fn complete_later(&self, read: LateRead, receiver: &str, case_key: &str) {
         let Some(me) = self.me.upgrade() else {
             return;
@@ -84,35 +99,68 @@ impl Deliverer {
         let (receiver, case_key) = (receiver.to_owned(), case_key.to_owned());
         tokio::spawn(async move {
             match read.await {
-                Ok(Ok(Some(_))) => {
+                Ok(Ok(Some(_))) if me.complete_case(&receiver, &case_key).await => {
                     me.metrics.enrichment("completed_late");
-                    me.complete_case(&receiver, &case_key).await;
                 }
                 Ok(Err(error)) => {
-                    tracing::warn!(receiver = %receiver, case = %case_key, error = %error, "Stripe did not answer; the card stays as posted");
+                    tracing::warn!(receiver = %receiver, case = %case_key, error = %error, "Stripe did not answer; the card is completed when it does");
                 }
                 _ => {}
             }
         });
     }
 
-    /// Renders a case's card again and edits it in place when it changed.
-    async fn complete_case(self: &Arc<Self>, receiver_name: &str, case_key: &str) {
+    /// Marks a case's card as waiting for Stripe (`Some`) or complete.
+    pub(super) async fn mark_waiting(&self, receiver: &str, case_key: &str, waiting: bool) {
+        let since = waiting.then(crate::store::now_ms);
+        if let Err(error) = self.store.await_stripe(receiver, case_key, since).await {
+            tracing::warn!(receiver, case = %case_key, error = %crate::telemetry::chain(&error), "cannot record whether a card waits for Stripe");
+        }
+    }
+
+    /// Completes the cards still waiting for Stripe's details (posted while
+    /// Stripe was slow or down, perhaps before a restart); gives up on
+    /// those that waited an hour.
+    pub(super) async fn sweep_waiting(self: Arc<Self>) {
+        let waiting = match self.store.awaiting_stripe(20).await {
+            Ok(waiting) => waiting,
+            Err(error) => {
+                tracing::warn!(error = %crate::telemetry::chain(&error), "cannot list the cards waiting for Stripe");
+                return;
+            }
+        };
+        let now = crate::store::now_ms();
+        for (receiver, case_key, since) in waiting {
+            if now - since > GIVE_UP_AFTER_MS {
+                tracing::warn!(receiver = %receiver, case = %case_key, "Stripe's details never came within an hour; the card stays as posted");
+                self.mark_waiting(&receiver, &case_key, false).await;
+                continue;
+            }
+            if self.complete_case(&receiver, &case_key).await {
+                self.metrics.enrichment("completed_late");
+            }
+        }
+    }
+
+    /// Renders a case's card again with Stripe's details and edits it in
+    /// place; true when the card is now complete (and no longer waits).
+    async fn complete_case(self: &Arc<Self>, receiver_name: &str, case_key: &str) -> bool {
         let snapshot = self.live.snapshot();
         let Some(receiver) = snapshot.config.receivers.get(receiver_name) else {
-            return;
+            self.mark_waiting(receiver_name, case_key, false).await;
+            return false;
         };
         let Some(chat) = self.chats.for_destination(&receiver.destination).cloned() else {
-            return;
+            return false;
         };
         let Ok(Some(case)) = self.store.case(receiver_name, case_key).await else {
-            return;
+            return false;
         };
         let Some(card_ref) = case.message_ref.as_deref().and_then(MessageRef::from_json) else {
-            return;
+            return false;
         };
         let Ok(Some((_, _, head))) = self.head_of(&case).await else {
-            return;
+            return false;
         };
         let card = match self
             .case_card(
@@ -127,10 +175,20 @@ impl Deliverer {
             )
             .await
         {
-            Ok((card, _)) => card,
+            Ok((card, Enriched::Done)) => card,
+            Ok((_, Enriched::Late(read))) => {
+                read.abort();
+                return false;
+            }
+            Ok((_, Enriched::Failed { transient })) => {
+                if !transient {
+                    self.mark_waiting(receiver_name, case_key, false).await;
+                }
+                return false;
+            }
             Err(error) => {
                 tracing::warn!(receiver = %receiver_name, case = %case_key, error = %error, "cannot render a completed card");
-                return;
+                return false;
             }
         };
         let platform = receiver.destination.platform();
@@ -144,9 +202,17 @@ impl Deliverer {
         let budgets = self.budgets(&snapshot);
         let budget = budgets.for_destination(&receiver.destination);
         let permit = self.pace(budget.as_ref()).await;
-        if let Err(error) = chat.edit(&card_ref, &out).await {
-            tracing::warn!(receiver = %receiver_name, case = %case_key, error = %error, "cannot complete a card with Stripe's details");
-        }
+        let edited = chat.edit(&card_ref, &out).await;
         drop(permit);
+        match edited {
+            Ok(()) => {
+                self.mark_waiting(receiver_name, case_key, false).await;
+                true
+            }
+            Err(error) => {
+                tracing::warn!(receiver = %receiver_name, case = %case_key, error = %error, "cannot complete a card with Stripe's details");
+                false
+            }
+        }
     }
 }

@@ -123,7 +123,13 @@ impl Deliverer {
         // The first pass, and every tick, looks at the whole outbox; a wake
         // only at the configured receivers that are not being sent already.
         let mut full = true;
+        let mut next_sweep = tokio::time::Instant::now();
         loop {
+            // Cards posted without Stripe's details, completed when Stripe answers.
+            if tokio::time::Instant::now() >= next_sweep {
+                next_sweep += enrich::SWEEP_EVERY;
+                tasks.spawn(self.clone().sweep_waiting());
+            }
             if let Err(error) = self.start_due(&mut tasks, &stop, full).await {
                 tracing::error!(error = %crate::telemetry::chain(&error), "delivery: cannot read the outbox; retrying");
             }

@@ -246,6 +246,19 @@ pub trait Cases: Send + Sync {
 
     /// How many deliveries a silence held back.
     async fn silenced_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
+
+    /// Records that a case's card waits for Stripe's details since
+    /// `since_ms`, or (`None`) that it no longer does.
+    async fn await_stripe(
+        &self,
+        receiver: &str,
+        case_key: &str,
+        since_ms: Option<i64>,
+    ) -> Result<(), StoreError>;
+
+    /// The cases whose card waits for Stripe's details: (receiver, case
+    /// key, since when), oldest first, at most `limit`.
+    async fn awaiting_stripe(&self, limit: u32) -> Result<Vec<(String, String, i64)>, StoreError>;
 }
 
 /// Implements [`Cases`] for a backend with a sqlx pool in `pool`.
@@ -537,6 +550,33 @@ macro_rules! impl_cases {
                 .await
                 .map_err(StoreError::db("expiring a silence"))?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn await_stripe(
+                &self,
+                receiver: &str,
+                case_key: &str,
+                since_ms: Option<i64>,
+            ) -> Result<(), StoreError> {
+                sqlx::query("UPDATE cases SET awaiting_stripe_ms = $1 WHERE receiver = $2 AND case_key = $3")
+                    .bind(since_ms)
+                    .bind(receiver)
+                    .bind(case_key)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(StoreError::db("marking a case's card as waiting for Stripe"))?;
+                Ok(())
+            }
+
+            async fn awaiting_stripe(&self, limit: u32) -> Result<Vec<(String, String, i64)>, StoreError> {
+                sqlx::query_as(
+                    "SELECT receiver, case_key, awaiting_stripe_ms FROM cases
+                     WHERE awaiting_stripe_ms IS NOT NULL ORDER BY awaiting_stripe_ms LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::db("listing cards waiting for Stripe"))
             }
 
             async fn silenced_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
