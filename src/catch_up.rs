@@ -8,9 +8,10 @@
 //! start of its last successful run (the newest stored event's time the
 //! first time), less `[stripe] catch_up_overlap`, page by page through
 //! `has_more`. Each is stored exactly as a webhook would be: an event
-//! already stored is a no-op, a new one is routed and delivered. Poll mode
-//! (`[stripe] mode = "poll"`) is the same run every `poll_every`, so that
-//! no inbound port is needed for Stripe at all.
+//! already stored is a no-op (a read, not a write), a new one is routed and
+//! delivered. Poll mode (`[stripe] mode = "poll"`) is the same run every
+//! `poll_every`, looking back at most a minute, so that no inbound port is
+//! needed for Stripe at all.
 //!
 //! Events of connected accounts (Connect) are not listed: Stripe lists
 //! them per connected account, which the bot does not enumerate.
@@ -29,6 +30,9 @@ use crate::telemetry::Metrics;
 
 /// Events per page, Stripe's largest.
 const PAGE: &str = "100";
+
+/// The most poll mode looks back before its last poll.
+pub const POLL_OVERLAP: Duration = Duration::from_secs(60);
 
 /// Most events one run reads; a run that reaches it stores the newest
 /// ones and leaves its cursor where it was, so the next run reads on.
@@ -166,7 +170,13 @@ impl CatchUp {
             })
             .ok_or_else(|| CatchUpError::NoKey(account.to_owned()))?;
         let started = now_ms() / 1000;
-        let overlap = stripe.catch_up_overlap.as_secs() as i64;
+        // Polling every few seconds looks back a minute at most: Stripe lists
+        // an event as soon as it exists, and each poll re-reads its overlap.
+        let overlap = match source {
+            Source::Poll => stripe.catch_up_overlap.min(POLL_OVERLAP),
+            Source::CatchUp => stripe.catch_up_overlap,
+        }
+        .as_secs() as i64;
         let since = match since {
             Some(since) => since,
             None => match self.store.catch_up_from(account).await? {
@@ -185,6 +195,14 @@ impl CatchUp {
         };
         // Stripe lists newest first; the store gets them in the order they happened.
         for event in events.iter().rev() {
+            // An event already stored (the overlap, or its webhook) costs a
+            // read, not a write through the store's writer.
+            if let Some(id) = event["id"].as_str()
+                && self.store.event(account, id).await?.is_some()
+            {
+                self.metrics.event_source(source.label(), "duplicate", 1);
+                continue;
+            }
             let payload = event.to_string();
             let parsed = envelope::parse(payload.as_bytes())?;
             let inserted = self
