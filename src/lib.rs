@@ -123,7 +123,13 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let reloads = tokio::spawn(reload_on_sighup(state.reloader.clone(), stopped.clone()));
+    // SIGHUP is taken over before anything else, synchronously: until then
+    // its default action would end the process.
+    let reloads = tokio::spawn(reload_on_sighup(
+        state.reloader.clone(),
+        hangups(),
+        stopped.clone(),
+    ));
     if state.ingest_only {
         tracing::info!(
             "ingest only: events are stored; routing and delivery are left to other replicas"
@@ -270,39 +276,55 @@ impl delivery::Buttons for ArmButtons {
     }
 }
 
+/// The stream of `SIGHUP`s, registered now (`None` where signals are not
+/// Unix's, or when it cannot be registered).
+#[cfg(unix)]
+fn hangups() -> Option<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok()
+}
+
+#[cfg(not(unix))]
+fn hangups() -> Option<()> {
+    None
+}
+
 /// Reloads `bot.toml` on each `SIGHUP` until `stop`. Installed even
 /// without a file to reload, so that a `SIGHUP` never ends the process.
+#[cfg(unix)]
 async fn reload_on_sighup(
     reloader: Option<Arc<config::Reloader>>,
+    hangups: Option<tokio::signal::unix::Signal>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-            tracing::warn!("cannot listen for SIGHUP; reload with POST /-/reload instead");
-            return;
-        };
-        loop {
-            tokio::select! {
-                _ = hangups.recv() => {}
-                _ = stop.changed() => return,
+    let Some(mut hangups) = hangups else {
+        tracing::warn!("cannot listen for SIGHUP; reload with POST /-/reload instead");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = hangups.recv() => {}
+            _ = stop.changed() => return,
+        }
+        match &reloader {
+            Some(reloader) => {
+                let report = reloader.reload().await;
+                tracing::info!(result = report.result, hash = %report.hash, errors = report.errors.len(), needs_restart = ?report.needs_restart, "SIGHUP: config reload");
             }
-            match &reloader {
-                Some(reloader) => {
-                    let report = reloader.reload().await;
-                    tracing::info!(result = report.result, hash = %report.hash, errors = report.errors.len(), needs_restart = ?report.needs_restart, "SIGHUP: config reload");
-                }
-                None => tracing::warn!(
-                    "SIGHUP: this service was not started from a config file; nothing to reload"
-                ),
-            }
+            None => tracing::warn!(
+                "SIGHUP: this service was not started from a config file; nothing to reload"
+            ),
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = (reloader, stop.changed().await);
-    }
+}
+
+/// Without Unix signals there is nothing to reload on; waits for `stop`.
+#[cfg(not(unix))]
+async fn reload_on_sighup(
+    _reloader: Option<Arc<config::Reloader>>,
+    _hangups: Option<()>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let _ = stop.changed().await;
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

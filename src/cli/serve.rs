@@ -27,6 +27,10 @@ pub(super) async fn serve(path: &Path, ingest_only: bool) -> anyhow::Result<()> 
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
+    // From here a SIGHUP (a reload) must never end the process, even before
+    // the service takes it over: tokio's handler replaces the default action.
+    #[cfg(unix)]
+    let _hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
     tracing::info!(
         listen = %listener.local_addr()?,
         store = state.store.backend(),
