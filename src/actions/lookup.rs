@@ -270,14 +270,16 @@ impl Actions {
             "data": { "object": object },
         });
         let mut view = EventView::parse(&event, account).map_err(|e| e.to_string())?;
-        if let Ok(Some(enrichment)) = self.enricher.enrich(&config.stripe, &view).await {
+        // As a card would, it waits at most `[stripe] enrich_wait` for the details.
+        if let Ok(Ok(Some(enrichment))) = tokio::time::timeout(
+            config.stripe.enrichment.wait,
+            self.enricher.enrich(&config.stripe, &view),
+        )
+        .await
+        {
             view.enrich(&enrichment);
         }
-        let policy = query
-            .private
-            .then(|| config.interactions.lookup_redaction(&query.asker()))
-            .flatten()
-            .unwrap_or(&config.redaction);
+        let policy = redaction_for(config, query);
         let mut card = config
             .card_with_policy(&snapshot.templates, &view, policy)
             .map_err(|e| e.to_string())?;
@@ -320,14 +322,9 @@ impl Actions {
         let Some(stored) = stored else {
             return Ok(());
         };
-        let redaction = query
-            .private
-            .then(|| config.interactions.lookup_redaction(&asker))
-            .flatten()
-            .unwrap_or(&config.redaction);
         let holder = Holder {
             receiver: LOOKUP_RECEIVER,
-            redaction,
+            redaction: redaction_for(config, query),
             delivery_id: 0,
             event_seq: stored.seq,
         };
@@ -346,6 +343,19 @@ impl Actions {
                 .is_ok_and(|view| view.object_id.as_deref() == Some(object_id))
         }))
     }
+}
+
+/// The redaction of an answer: the asker's own policy when only they see
+/// it, else `[redaction]` (a Telegram group).
+fn redaction_for<'a>(
+    config: &'a Config,
+    query: &LookupQuery,
+) -> &'a crate::redact::RedactionPolicy {
+    query
+        .private
+        .then(|| config.interactions.lookup_redaction(&query.asker()))
+        .flatten()
+        .unwrap_or(&config.redaction)
 }
 
 fn not_found(target: &Target) -> String {

@@ -277,8 +277,34 @@ impl Config {
         view: &EventView,
         receiver: Option<&Receiver>,
     ) -> Result<Card, TemplateError> {
-        // What the account does after the final retry is the admin's to
-        // state: Stripe's API does not say.
+        self.render_card(
+            templates,
+            view,
+            receiver.map_or(&self.redaction, |r| &r.redaction),
+            receiver.and_then(|r| r.templates.as_deref()),
+        )
+    }
+
+    /// The card of an event for one person (a look-up's private answer),
+    /// redacted with `policy`.
+    pub fn card_with_policy(
+        &self,
+        templates: &Templates,
+        view: &EventView,
+        policy: &RedactionPolicy,
+    ) -> Result<Card, TemplateError> {
+        self.render_card(templates, view, policy, None)
+    }
+
+    /// Renders with the account facts of `[cards]`: what the account does
+    /// after the final retry is the admin's to state, Stripe's API does not say.
+    fn render_card(
+        &self,
+        templates: &Templates,
+        view: &EventView,
+        policy: &RedactionPolicy,
+        receiver_templates: Option<&std::path::Path>,
+    ) -> Result<Card, TemplateError> {
         let with_setting;
         let view = match (&self.cards.after_final_retry, &view.invoice) {
             (Some(setting), Some(_)) => {
@@ -294,30 +320,8 @@ impl Config {
         crate::render::card_for(
             templates,
             view,
-            receiver.map_or(&self.redaction, |r| &r.redaction),
-            receiver.and_then(|r| r.templates.as_deref()),
-            self.account_name(&view.account),
-            chrono::Utc::now().timestamp(),
-        )
-    }
-
-    /// The card of an event for one person (a look-up's private answer),
-    /// redacted with `policy`.
-    pub fn card_with_policy(
-        &self,
-        templates: &Templates,
-        view: &EventView,
-        policy: &RedactionPolicy,
-    ) -> Result<Card, TemplateError> {
-        let mut view = view.clone();
-        if let (Some(setting), Some(invoice)) = (&self.cards.after_final_retry, &mut view.invoice) {
-            invoice.after_final_retry = Some(setting.clone());
-        }
-        crate::render::card_for(
-            templates,
-            &view,
             policy,
-            None,
+            receiver_templates,
             self.account_name(&view.account),
             chrono::Utc::now().timestamp(),
         )

@@ -462,23 +462,29 @@ impl Deliverer {
         old: &MessageRef,
         now: &Phase,
     ) {
-        let Ok(Some((_, _, mut view))) = self.head_of(case).await else {
+        let Ok(Some((_, _, view))) = self.head_of(case).await else {
             return;
         };
-        let _ = merge_case_facts(self.store.as_ref(), &case.case_key, &mut view).await;
-        if let Enriched::Late(read) = self.enrich(snapshot, &mut view).await {
-            read.abort();
-        }
-        let Ok(mut card) = snapshot
-            .config
-            .card_for(&snapshot.templates, &view, Some(receiver))
+        // The card as it stands (facts, Stripe's details, notes), without buttons.
+        let Ok((mut card, enriched)) = self
+            .case_card(
+                snapshot,
+                receiver,
+                &case.case_key,
+                Some(case),
+                view,
+                case.head_delivery_id,
+                false,
+                &[],
+            )
+            .await
         else {
             return;
         };
-        card.actions.clear();
-        for note in &case.notes {
-            states::with_outcome(&mut card, note);
+        if let Enriched::Late(read) = enriched {
+            read.abort();
         }
+        card.actions.clear();
         states::with_outcome(
             &mut card,
             &format!("Moved on: {} — see the newer card", now.label),

@@ -13,8 +13,9 @@ use tokio::task::JoinHandle;
 use crate::chat::{MessageRef, Outbound};
 use crate::config::Snapshot;
 use crate::event::EventView;
-use crate::event::enrichment::{Enrichment, needs};
+use crate::event::enrichment::Enrichment;
 use crate::stripe::api::StripeError;
+use crate::stripe::enrich::Enricher;
 
 use super::Deliverer;
 
@@ -49,14 +50,8 @@ impl Deliverer {
             return Enriched::Done;
         };
         let stripe = &snapshot.config.stripe;
-        // No key, nothing to read: no task, no copy of the config.
-        let keyed = crate::stripe::api::credentials_of(
-            stripe,
-            &view.account,
-            view.connect_account.as_deref(),
-        )
-        .is_some();
-        if !stripe.enrichment.enabled || !keyed || needs(view).is_empty() {
+        // Nothing to read: no task, no copy of the config.
+        if !Enricher::wants(stripe, view) {
             return Enriched::Done;
         }
         let mut read: LateRead = {

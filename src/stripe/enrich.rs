@@ -45,6 +45,14 @@ impl Enricher {
         &self.client
     }
 
+    /// Whether `view` has anything to read: enrichment is on, the account
+    /// has a key, and the event lacks something. Cheap: no request, no copy.
+    pub fn wants(config: &StripeConfig, view: &EventView) -> bool {
+        config.enrichment.enabled
+            && credentials_of(config, &view.account, view.connect_account.as_deref()).is_some()
+            && !needs(view).is_empty()
+    }
+
     /// What Stripe's API adds to `view`. `Ok(None)` when enrichment is off,
     /// the account has no key, or the view needs nothing.
     pub async fn enrich(
@@ -52,13 +60,10 @@ impl Enricher {
         config: &StripeConfig,
         view: &EventView,
     ) -> Result<Option<Enrichment>, StripeError> {
-        if !config.enrichment.enabled {
+        if !Self::wants(config, view) {
             return Ok(None);
         }
         let needs = needs(view);
-        if needs.is_empty() {
-            return Ok(None);
-        }
         let Some(credentials) =
             credentials_of(config, &view.account, view.connect_account.as_deref())
         else {

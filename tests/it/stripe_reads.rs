@@ -429,21 +429,7 @@ async fn slash(app: &TestApp, slack: &Fake, user: &str, text: &str, secret: &str
         )
         .append_pair("trigger_id", "1.2.3")
         .finish();
-    let timestamp = now();
-    app.client
-        .post(app.url("/commands/slack"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-slack-request-timestamp", timestamp.to_string())
-        .header(
-            "x-slack-signature",
-            stripe_chatops::chat::slack::sign(secret, timestamp, body.as_bytes()),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    app.slack_signed("/commands/slack", body, secret).await
 }
 
 async fn answer_to(slack: &Fake, user: &str, count: usize) -> Value {

@@ -399,9 +399,15 @@ impl TestApp {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("payload", &payload.to_string())
             .finish();
+        self.slack_signed("/interactions/slack", body, signing_secret)
+            .await
+    }
+
+    /// Posts a form `body` to `path` signed as Slack signs it; the status.
+    pub async fn slack_signed(&self, path: &str, body: String, signing_secret: &str) -> u16 {
         let timestamp = now();
         self.client
-            .post(self.url("/interactions/slack"))
+            .post(self.url(path))
             .header("content-type", "application/x-www-form-urlencoded")
             .header("x-slack-request-timestamp", timestamp.to_string())
             .header(

@@ -115,19 +115,7 @@ pub async fn component(
     config: &DiscordConfig,
     interaction: &Value,
 ) -> Value {
-    let user = if interaction["member"].is_object() {
-        &interaction["member"]["user"]
-    } else {
-        &interaction["user"]
-    };
-    let user_id = user["id"].as_str().unwrap_or_default().to_owned();
-    let handle = user["username"].as_str().unwrap_or(&user_id).to_owned();
-    let roles: Vec<String> = interaction["member"]["roles"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r.as_str().map(str::to_owned))
-        .collect();
+    let (user_id, handle, roles) = who(interaction);
     let data = interaction["data"]["custom_id"]
         .as_str()
         .unwrap_or_default();
@@ -135,13 +123,7 @@ pub async fn component(
         platform_roles: roles,
         ..Click::new(Platform::Discord, &user_id, &handle, data)
     };
-    let followup = Followup {
-        http: followup_http(config),
-        application_id: interaction["application_id"]
-            .as_str()
-            .and_then(|id| id.parse().ok()),
-        token: interaction["token"].as_str().unwrap_or_default().to_owned(),
-    };
+    let followup = Followup::of(config, interaction);
 
     // The checks run once and are quick: a refusal is answered right away,
     // privately; otherwise the press is acknowledged and goes on after.
@@ -227,30 +209,15 @@ pub async fn command(
     config: &DiscordConfig,
     interaction: &Value,
 ) -> Value {
-    let user = if interaction["member"].is_object() {
-        &interaction["member"]["user"]
-    } else {
-        &interaction["user"]
-    };
+    let (user_id, _, platform_roles) = who(interaction);
     let query = LookupQuery {
         platform: Platform::Discord,
-        user_id: user["id"].as_str().unwrap_or_default().to_owned(),
-        platform_roles: interaction["member"]["roles"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|r| r.as_str().map(str::to_owned))
-            .collect(),
+        user_id,
+        platform_roles,
         text: command_text(&interaction["data"]),
         private: true,
     };
-    let followup = Followup {
-        http: followup_http(config),
-        application_id: interaction["application_id"]
-            .as_str()
-            .and_then(|id| id.parse().ok()),
-        token: interaction["token"].as_str().unwrap_or_default().to_owned(),
-    };
+    let followup = Followup::of(config, interaction);
     tokio::spawn(async move {
         let answer = handler.lookup(query).await;
         followup.answer(&answer).await;
@@ -280,7 +247,37 @@ struct Followup {
     token: String,
 }
 
+/// Who sent an interaction: user id, handle, and the guild roles they hold
+/// (`member` in a guild, `user` in a direct message).
+fn who(interaction: &Value) -> (String, String, Vec<String>) {
+    let user = if interaction["member"].is_object() {
+        &interaction["member"]["user"]
+    } else {
+        &interaction["user"]
+    };
+    let user_id = user["id"].as_str().unwrap_or_default().to_owned();
+    let handle = user["username"].as_str().unwrap_or(&user_id).to_owned();
+    let roles = interaction["member"]["roles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.as_str().map(str::to_owned))
+        .collect();
+    (user_id, handle, roles)
+}
+
 impl Followup {
+    /// The follow-ups of an interaction: its application and token.
+    fn of(config: &DiscordConfig, interaction: &Value) -> Self {
+        Self {
+            http: followup_http(config),
+            application_id: interaction["application_id"]
+                .as_str()
+                .and_then(|id| id.parse().ok()),
+            token: interaction["token"].as_str().unwrap_or_default().to_owned(),
+        }
+    }
+
     /// Edits the deferred reply into a look-up's answer.
     async fn answer(&self, answer: &LookupAnswer) {
         let Some(application_id) = self.application_id.filter(|id| *id != 0) else {

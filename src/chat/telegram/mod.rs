@@ -116,7 +116,9 @@ pub(crate) async fn reply(
     answer: &crate::chat::LookupAnswer,
 ) -> Result<(), RequestError> {
     let (text, keyboard, preview) = match answer {
-        crate::chat::LookupAnswer::Text(text) => (scrub_html(text), None, None),
+        crate::chat::LookupAnswer::Text(text) => {
+            (crate::render::text::escape_html(text), None, None)
+        }
         crate::chat::LookupAnswer::Card(card) => {
             let payload = render::render(card);
             let out = Outbound {
@@ -132,26 +134,13 @@ pub(crate) async fn reply(
             (parts.text, parts.keyboard, parts.preview)
         }
     };
-    let send = || {
-        let mut request = bot
-            .send_message(ChatId(chat_id), text.clone())
-            .parse_mode(ParseMode::Html);
-        if let Some(keyboard) = keyboard.clone() {
-            request = request.reply_markup(keyboard);
-        }
-        if let Some(preview) = preview.clone() {
-            request = request.link_preview_options(preview);
-        }
-        if let Some(thread) = thread.and_then(|t| i32::try_from(t).ok()) {
-            request = request.message_thread_id(ThreadId(MessageId(thread)));
-        }
-        if let Some(message_id) = reply_to.and_then(|m| i32::try_from(m).ok()) {
-            let mut reply = ReplyParameters::new(MessageId(message_id));
-            reply.allow_sending_without_reply = Some(true);
-            request = request.reply_parameters(reply);
-        }
-        request
+    let parts = Parts {
+        text,
+        keyboard,
+        preview,
     };
+    let reply_to = reply_to.and_then(|m| i32::try_from(m).ok());
+    let send = || send_message(bot, chat_id, &parts, thread, reply_to);
     match send().await {
         Err(RequestError::RetryAfter(wait)) => {
             tokio::time::sleep(wait.duration()).await;
@@ -161,11 +150,33 @@ pub(crate) async fn reply(
     }
 }
 
-/// A sentence as Telegram HTML: `<`, `>` and `&` escaped.
-fn scrub_html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+/// The `sendMessage` of a card's parts in a chat, in a forum topic
+/// (`thread`) and as a reply to a message, when given.
+fn send_message(
+    bot: &teloxide::Bot,
+    chat_id: i64,
+    parts: &Parts,
+    thread: Option<i64>,
+    reply_to: Option<i32>,
+) -> teloxide::requests::JsonRequest<teloxide::payloads::SendMessage> {
+    let mut request = bot
+        .send_message(ChatId(chat_id), parts.text.clone())
+        .parse_mode(ParseMode::Html);
+    if let Some(keyboard) = parts.keyboard.clone() {
+        request = request.reply_markup(keyboard);
+    }
+    if let Some(preview) = parts.preview.clone() {
+        request = request.link_preview_options(preview);
+    }
+    if let Some(thread) = thread.and_then(|t| i32::try_from(t).ok()) {
+        request = request.message_thread_id(ThreadId(MessageId(thread)));
+    }
+    if let Some(message_id) = reply_to {
+        let mut reply = ReplyParameters::new(MessageId(message_id));
+        reply.allow_sending_without_reply = Some(true);
+        request = request.reply_parameters(reply);
+    }
+    request
 }
 
 /// The parts of a rendered Telegram payload.
@@ -222,27 +233,19 @@ impl Chat for Telegram {
             ));
         };
         let parts = parts(message)?;
-        let mut request = self
-            .bot
-            .send_message(ChatId(chat_id), parts.text)
-            .parse_mode(ParseMode::Html);
-        if let Some(keyboard) = parts.keyboard {
-            request = request.reply_markup(keyboard);
-        }
-        if let Some(preview) = parts.preview {
-            request = request.link_preview_options(preview);
-        }
-        if let Some(thread) = target.message_thread_id.and_then(|t| i32::try_from(t).ok()) {
-            request = request.message_thread_id(ThreadId(MessageId(thread)));
-        }
-        if let Some(TelegramMessage::Telegram { message_id, .. }) =
-            message.reply_to.as_ref().and_then(MessageRef::decode)
-        {
-            let mut reply = ReplyParameters::new(MessageId(message_id));
-            reply.allow_sending_without_reply = Some(true);
-            request = request.reply_parameters(reply);
-        }
-        let sent = request.await.map_err(|e| self.classify(e))?;
+        let reply_to = match message.reply_to.as_ref().and_then(MessageRef::decode) {
+            Some(TelegramMessage::Telegram { message_id, .. }) => Some(message_id),
+            _ => None,
+        };
+        let sent = send_message(
+            &self.bot,
+            chat_id,
+            &parts,
+            target.message_thread_id,
+            reply_to,
+        )
+        .await
+        .map_err(|e| self.classify(e))?;
         Ok(MessageRef::new(&TelegramMessage::Telegram {
             chat_id: sent.chat.id.0,
             message_id: sent.id.0,
