@@ -42,6 +42,7 @@ pub mod actions;
 pub mod catch_up;
 pub mod chat;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod demo;
@@ -184,6 +185,7 @@ pub async fn run_with(
         }),
         state.metrics.clone(),
         Some(enricher),
+        state.clock.clone(),
     );
     let delivery = tokio::spawn(deliverer.run(state.delivery_wake.clone(), stopped));
     let served = http::serve(listener, state, shutdown).await;

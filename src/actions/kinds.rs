@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::chat::ticket::TicketAnswer;
+
 use crate::chat::Click;
 use crate::config::{ActionKind, Config};
 use crate::event::EventView;
@@ -235,47 +237,29 @@ impl Action for Assign {
         let Some(url) = &ctx.config.interactions.ticket_webhook else {
             return ActionOutcome::new(taken, "done", format!("assigned to {assignee}"));
         };
-        // The case, as the helpdesk needs it: ids and links, no customer PII.
-        let case = serde_json::json!({
-            "event_id": view.id,
-            "event_type": view.event_type,
-            "object_id": view.object_id,
-            "livemode": view.livemode,
-            "amount": view.amount.as_ref().map(|a| a.display.clone()),
-            "dashboard_url": view.dashboard_url,
-            "assignee": assignee,
-            "assigned_by": who,
-            "assignee_platform": click.platform.name(),
-            "assignee_id": click.user_id,
-        });
-        let answer = reqwest::Client::new()
-            .post(url)
-            .header(
-                "Idempotency-Key",
-                format!("stripe-chatops-{}", ctx.token.token.token),
-            )
-            .json(&case)
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await;
-        match answer {
-            Ok(response) if response.status().is_success() => ActionOutcome::new(
+        let ticket = crate::chat::ticket::Ticket {
+            view,
+            assignee,
+            assigned_by: who,
+            platform: click.platform.name(),
+            user_id: &click.user_id,
+            idempotency_key: format!("stripe-chatops-{}", ctx.token.token.token),
+        };
+        match crate::chat::ticket::post(url, &ticket).await {
+            TicketAnswer::Created => ActionOutcome::new(
                 format!("{taken} · ticket created"),
                 "done",
                 "assigned; ticket posted",
             ),
-            Ok(response) => {
-                let status = response.status().as_u16();
-                ActionOutcome::new(
-                    format!("{taken} · the ticket failed (HTTP {status})"),
-                    "failed",
-                    format!("ticket webhook answered HTTP {status}"),
-                )
-            }
-            Err(error) => ActionOutcome::new(
+            TicketAnswer::Refused(status) => ActionOutcome::new(
+                format!("{taken} · the ticket failed (HTTP {status})"),
+                "failed",
+                format!("ticket webhook answered HTTP {status}"),
+            ),
+            TicketAnswer::Unreachable(error) => ActionOutcome::new(
                 format!("{taken} · the ticket failed (helpdesk unreachable)"),
                 "failed",
-                format!("ticket webhook unreachable: {}", error.without_url()),
+                format!("ticket webhook unreachable: {error}"),
             ),
         }
     }

@@ -29,7 +29,7 @@ use crate::chat::{
 };
 use crate::config::{ActionKind, LiveConfig, Snapshot};
 use crate::event::{EventView, Threshold};
-use crate::store::{ActionToken, CaseMark, Store, StoreError, StoredEvent, now_ms};
+use crate::store::{ActionToken, CaseMark, JobKind, Store, StoreError, StoredEvent, now_ms};
 use crate::stripe::api::StripeClient;
 use crate::stripe::enrich::Enricher;
 use crate::telemetry::Metrics;
@@ -239,6 +239,14 @@ impl Actions {
                 CaseMark::Acknowledged(click.actor())
             }
             ActionKind::Resolve if outcome.audit == "done" => CaseMark::Resolved(click.actor()),
+            // Taken or assigned even when the helpdesk's ticket failed.
+            ActionKind::Assign => CaseMark::Assigned(
+                click
+                    .pick
+                    .and_then(|i| checked.snapshot.config.interactions.assignees.get(i))
+                    .cloned()
+                    .unwrap_or_else(|| click.mention.clone()),
+            ),
             _ => CaseMark::Note,
         };
         // A look-up's private answer has no card to edit: the notice says it.
@@ -250,8 +258,21 @@ impl Actions {
             .case_of_delivery(checked.live.token.delivery_id)
             .await?
         {
+            // Someone took the case up: its escalation is off, and once it
+            // is resolved nothing scheduled about it is left.
+            let (cancels, why): (&[JobKind], String) = match &mark {
+                CaseMark::Acknowledged(by) => {
+                    (&[JobKind::Escalate], format!("acknowledged by {by}"))
+                }
+                CaseMark::Assigned(to) => (&[JobKind::Escalate], format!("assigned to {to}")),
+                CaseMark::Resolved(by) => (&JobKind::ALL, format!("resolved by {by}")),
+                _ => (&[], String::new()),
+            };
             self.store
                 .note_case(&receiver, &case_key, &outcome.line, mark, now_ms())
+                .await?;
+            self.store
+                .cancel_jobs(&receiver, &case_key, cancels, &why, now_ms())
                 .await?;
         }
         self.update_card(&checked, CardState::Outcome(&outcome.line))

@@ -14,6 +14,7 @@ pub mod discord;
 pub mod registry;
 pub mod slack;
 pub mod telegram;
+pub mod ticket;
 pub mod webhook;
 
 use std::time::Duration;
@@ -26,7 +27,7 @@ use serde_json::Value;
 pub use click::{
     ChatCommand, Click, ClickHandler, ClickOutcome, LookupAnswer, LookupQuery, Press, Verdict,
 };
-pub use registry::{Chats, render};
+pub use registry::{Chats, render, with_mention};
 
 use crate::config::Destination;
 use crate::render::Card;
@@ -126,6 +127,52 @@ pub trait Chat: Send + Sync {
     /// Replaces the content of a message this bot posted.
     async fn edit(&self, message_ref: &MessageRef, message: &Outbound<'_>)
     -> Result<(), SendError>;
+
+    /// Posts a card with an image (a summary's chart) through the
+    /// platform's own file flow. Where the platform carries no files (an
+    /// incoming webhook, the console), the card alone is posted and the
+    /// answer says so. A card that is out is never posted again for a
+    /// failed image: the image's failure is in [`Posted::image`].
+    async fn post_image(
+        &self,
+        destination: &Destination,
+        message: &Outbound<'_>,
+        image: &Image,
+    ) -> Result<Posted, SendError> {
+        let _ = image;
+        let card = self.post(destination, message).await?;
+        Ok(Posted::card_only(card, "this destination takes no files"))
+    }
+}
+
+/// An image to attach: a PNG chart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// Its file name, e.g. `summary-2026-11-30.png`.
+    pub filename: String,
+    /// Its title (Slack's file title, Telegram's caption).
+    pub title: String,
+    /// The PNG bytes.
+    pub png: Vec<u8>,
+}
+
+/// What [`Chat::post_image`] posted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Posted {
+    /// The card.
+    pub card: MessageRef,
+    /// The image: where it is, or why it is not there.
+    pub image: Result<Option<MessageRef>, String>,
+}
+
+impl Posted {
+    /// The card went out, the image did not: `why`.
+    pub fn card_only(card: MessageRef, why: &str) -> Self {
+        Self {
+            card,
+            image: Err(why.to_owned()),
+        }
+    }
 }
 
 /// Classifies an HTTP status of a failed call: 429 and 5xx and 408 are worth retrying.

@@ -23,6 +23,40 @@ pub fn render(platform: Platform, card: &Card) -> Value {
     }
 }
 
+/// Calls on `mention` at the top of a rendered payload, written as the
+/// platform writes a mention (Slack `<!subteam^S1>` or `<@U1>`, Discord
+/// `<@&ROLE>`, Telegram `@username`). It comes from `bot.toml`, not from
+/// Stripe, so it is passed through where cards' own text is escaped;
+/// elsewhere it is plain text.
+pub fn with_mention(platform: Platform, payload: &mut Value, mention: &str) {
+    match platform {
+        Platform::Slack => {
+            let block = serde_json::json!({
+                "type": "section",
+                "text": { "type": "mrkdwn", "text": mention },
+            });
+            if let Some(blocks) = payload.get_mut("blocks").and_then(Value::as_array_mut) {
+                blocks.insert(0, block);
+            }
+            let text = payload["text"].as_str().unwrap_or_default().to_owned();
+            payload["text"] = format!("{mention} {text}").into();
+        }
+        Platform::Discord => {
+            payload["content"] = mention.into();
+        }
+        Platform::Telegram => {
+            let text = payload["text"].as_str().unwrap_or_default().to_owned();
+            payload["text"] =
+                format!("{}\n{text}", crate::render::text::escape_html(mention)).into();
+        }
+        Platform::Console | Platform::Webhook => {
+            if let Value::String(text) = payload {
+                *text = format!("{mention}\n{text}");
+            }
+        }
+    }
+}
+
 /// The adapter of a platform, when `bot.toml` configures it.
 fn adapter(
     platform: Platform,

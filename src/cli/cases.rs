@@ -65,11 +65,17 @@ pub(super) async fn list(
                 .unwrap_or_default();
             println!("{line}");
         } else {
-            let status = match (&case.resolved_by, &case.acknowledged_by) {
+            let mut status = match (&case.resolved_by, &case.acknowledged_by) {
                 (Some(by), _) => format!("resolved by {by}"),
                 (None, Some(by)) => format!("acknowledged by {by}"),
                 (None, None) => "open".to_owned(),
             };
+            if case.abandoned_at_ms.is_some() {
+                status.push_str(", abandoned");
+            }
+            if let Some(to) = &case.assignee {
+                status.push_str(&format!(", assigned to {to}"));
+            }
             println!(
                 "{}  {:<32} {:<13} {:<16} {:<12} {:<3} events  last {}  {}  {}",
                 at(Some(case.updated_at_ms)),
@@ -94,6 +100,7 @@ pub(super) async fn show(config: &Config, key: &str, json: bool) -> anyhow::Resu
     if steps.is_empty() {
         anyhow::bail!("no case {key:?} (`stripe-chatops cases list` shows the keys)");
     }
+    let jobs = store.jobs_of_case(key).await?;
     for step in steps {
         if json {
             println!("{}", serde_json::to_value(&step)?);
@@ -108,6 +115,22 @@ pub(super) async fn show(config: &Config, key: &str, json: bool) -> anyhow::Resu
                 step.event_id,
                 step.status,
                 step.change.as_deref().unwrap_or("-"),
+            );
+        }
+    }
+    // What the clock holds for it: reminders, follow-ups, an escalation.
+    for job in jobs {
+        if json {
+            println!("{}", serde_json::to_value(&job)?);
+        } else {
+            println!(
+                "{}  {:<12} {:<36} {:<30} {:<9} {}",
+                at(Some(job.job.due_at_ms)),
+                job.job.receiver,
+                job.job.kind.name(),
+                job.job.detail,
+                job.status,
+                job.outcome.as_deref().unwrap_or("-"),
             );
         }
     }

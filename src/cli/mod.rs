@@ -1,6 +1,6 @@
 //! The command line: `demo`, `serve`, `check-config`, `send-sample`,
 //! `events list`, `render`, `simulate`, `dead-letters`, `replay`, `audit`,
-//! `cases`, `silences`, `migrate`.
+//! `cases`, `silences`, `schedule`, `summary`, `migrate`.
 //!
 //! Every command reads the same `bot.toml` (`--config`, default `./bot.toml`)
 //! through the same validation. Errors are printed with their whole cause
@@ -9,6 +9,7 @@
 mod cards;
 mod cases;
 mod inspect;
+mod schedule;
 mod serve;
 
 use std::path::{Path, PathBuf};
@@ -99,6 +100,31 @@ pub enum Command {
         #[command(subcommand)]
         command: SilencesCommand,
     },
+    /// Scheduled work: dispute reminders, countdown edits, follow-ups,
+    /// escalations and summaries.
+    Schedule {
+        /// What to do with the schedule.
+        #[command(subcommand)]
+        command: ScheduleCommand,
+    },
+    /// Prints the summary a receiver would get (payments received, failed,
+    /// recovered, refunds, disputes, open cases; against the period before)
+    /// and writes its chart, for a preview.
+    Summary {
+        /// The receiver whose open cases count (and whose `[[summaries]]`
+        /// time zone applies).
+        #[arg(long)]
+        receiver: String,
+        /// The whole days before today, e.g. `1d`, `7d`.
+        #[arg(long, default_value = "7d", value_parser = schedule::parse_days)]
+        period: u32,
+        /// Write the chart of the first account and currency to this PNG file.
+        #[arg(long)]
+        png: Option<PathBuf>,
+        /// The numbers as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Fetches the events Stripe has and the store does not (`GET /v1/events`),
     /// stores them as webhooks would, and prints how many were new. The
     /// running service routes and delivers them.
@@ -164,6 +190,24 @@ pub enum EventsCommand {
     List {
         /// How many.
         #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `schedule` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// What is due next: each pending job's due time, kind, receiver, case
+    /// and what it is; overdue ones run as soon as the service runs.
+    List {
+        /// Every job, with finished and cancelled ones and their outcome.
+        #[arg(long)]
+        all: bool,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
         limit: u32,
         /// One JSON object per line.
         #[arg(long)]
@@ -341,6 +385,25 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 SilencesCommand::Expire { id } => cases::expire_silence(&config, id).await?,
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schedule { command } => {
+            let config = load(&cli.config)?;
+            match command {
+                ScheduleCommand::List { all, limit, json } => {
+                    schedule::list(&config, all, limit, json).await?
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Summary {
+            receiver,
+            period,
+            png,
+            json,
+        } => {
+            let config = load(&cli.config)?;
+            schedule::print(&config, &receiver, period, png.as_deref(), json).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::CatchUp { since, account } => {

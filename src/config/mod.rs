@@ -20,6 +20,7 @@ pub mod live;
 pub mod locate;
 pub mod receivers;
 pub mod routes;
+pub mod schedule;
 pub mod slack;
 pub mod sources;
 pub mod stripe;
@@ -97,6 +98,12 @@ pub struct ConfigFile {
     pub interactions: actions::InteractionsFile,
     /// `[cards]`: facts about the account that cards state.
     pub cards: CardsFile,
+    /// `[reminders]`: dispute deadlines and follow-ups of unpaid money.
+    pub reminders: schedule::RemindersFile,
+    /// `[escalation]`: critical cards nobody acknowledged.
+    pub escalation: Option<schedule::EscalationFile>,
+    /// `[[summaries]]`: daily or weekly summaries with a chart.
+    pub summaries: Vec<schedule::SummaryFile>,
 }
 
 /// `[cards]`.
@@ -228,6 +235,8 @@ pub struct Config {
     pub interactions: InteractionsConfig,
     /// `[cards]`.
     pub cards: CardsFile,
+    /// Reminders, countdowns, escalation and summaries.
+    pub schedule: schedule::ScheduleConfig,
 }
 
 /// The receiver every event reaches when `bot.toml` has no `[route]`.
@@ -277,11 +286,24 @@ impl Config {
         view: &EventView,
         receiver: Option<&Receiver>,
     ) -> Result<Card, TemplateError> {
+        self.card_at(templates, view, receiver, chrono::Utc::now().timestamp())
+    }
+
+    /// [`Config::card_for`] as of `now` (Unix seconds): the service's
+    /// [`crate::clock::Clock`], so that a countdown is true when it is edited.
+    pub fn card_at(
+        &self,
+        templates: &Templates,
+        view: &EventView,
+        receiver: Option<&Receiver>,
+        now: i64,
+    ) -> Result<Card, TemplateError> {
         self.render_card(
             templates,
             view,
             receiver.map_or(&self.redaction, |r| &r.redaction),
             receiver.and_then(|r| r.templates.as_deref()),
+            now,
         )
     }
 
@@ -293,7 +315,13 @@ impl Config {
         view: &EventView,
         policy: &RedactionPolicy,
     ) -> Result<Card, TemplateError> {
-        self.render_card(templates, view, policy, None)
+        self.render_card(
+            templates,
+            view,
+            policy,
+            None,
+            chrono::Utc::now().timestamp(),
+        )
     }
 
     /// Renders with the account facts of `[cards]`: what the account does
@@ -304,6 +332,7 @@ impl Config {
         view: &EventView,
         policy: &RedactionPolicy,
         receiver_templates: Option<&std::path::Path>,
+        now: i64,
     ) -> Result<Card, TemplateError> {
         let with_setting;
         let view = match (&self.cards.after_final_retry, &view.invoice) {
@@ -323,7 +352,7 @@ impl Config {
             policy,
             receiver_templates,
             self.account_name(&view.account),
-            chrono::Utc::now().timestamp(),
+            now,
         )
     }
 
@@ -357,15 +386,18 @@ impl Config {
     }
 
     /// Whether any receiver keeps living cases: a destination whose messages
-    /// can be edited (Slack with a bot token, Discord, a Telegram chat).
-    /// Without one, the pipeline skips the case bookkeeping altogether.
+    /// can be edited (Slack with a bot token, Discord, a Telegram chat), or
+    /// summaries are scheduled. Otherwise the pipeline skips the case
+    /// bookkeeping altogether.
     pub fn keeps_cases(&self) -> bool {
-        self.receivers.values().any(|r| match &r.destination {
-            Destination::Slack(_) => self.slack.bot_token.is_some(),
-            Destination::Discord(_) => true,
-            Destination::Telegram(target) => target.chat_id.is_some(),
-            Destination::Console | Destination::Webhook(_) => false,
-        })
+        // A summary counts a payment told by several events once, by its case.
+        !self.schedule.summaries.is_empty()
+            || self.receivers.values().any(|r| match &r.destination {
+                Destination::Slack(_) => self.slack.bot_token.is_some(),
+                Destination::Discord(_) => true,
+                Destination::Telegram(target) => target.chat_id.is_some(),
+                Destination::Console | Destination::Webhook(_) => false,
+            })
     }
 
     /// The name cards show for an account: its `display_name`, else the account name.

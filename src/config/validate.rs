@@ -43,7 +43,17 @@ impl ConfigFile {
             storage,
             stripe,
             cards: self.cards.clone(),
+            schedule: super::schedule::ScheduleConfig::default(),
         };
+        let schedule = super::schedule::validate(
+            &self.reminders,
+            self.escalation.as_ref(),
+            &self.summaries,
+            &config.receivers,
+            &config.interactions.assignees,
+            errors,
+        );
+        let config = Config { schedule, ..config };
         self.check_credentials(&config, errors);
         config
     }

@@ -12,8 +12,6 @@
 
 use std::sync::Arc;
 
-use sha2::{Digest as _, Sha256};
-
 use crate::chat::{Chat, MessageRef, Outbound, SendError};
 use crate::config::{Receiver, Snapshot};
 use crate::event::EventView;
@@ -136,6 +134,7 @@ impl Deliverer {
             let delivery = case.as_ref().map_or(0, |c| c.head_delivery_id);
             (phase, precedence, delivery, view)
         };
+        let plan_view = head_view.clone();
         let (card, enriched) = match self
             .case_card(
                 snapshot,
@@ -161,9 +160,7 @@ impl Deliverer {
             }
         };
         let platform = receiver.destination.platform();
-        let hash = hex::encode(
-            &Sha256::digest(crate::chat::render(platform, &card).to_string().as_bytes())[..12],
-        );
+        let hash = super::followup::card_hash(platform, &card);
         let first = &steps[0];
         let key = idempotency_key("d", &receiver.name, &first.stored.event.event_id);
         let payload = crate::chat::render(platform, &card);
@@ -289,6 +286,8 @@ impl Deliverer {
             events: 0,
             opened_at_ms: now,
             updated_at_ms: now,
+            assignee: None,
+            abandoned_at_ms: None,
         });
         if outcome == Change::Reopened
             && let Some(old) = &posted
@@ -327,6 +326,18 @@ impl Deliverer {
         }
         self.metrics.delivery(kind, "sent", steps.len() as u64);
         self.metrics.case(outcome.name());
+        // What the new state calls for on a clock: reminders, follow-ups,
+        // an escalation; and what it no longer does.
+        self.plan_follow_ups(
+            snapshot,
+            receiver,
+            &row,
+            &plan_view,
+            &head_phase,
+            outcome,
+            card.severity,
+        )
+        .await?;
         // A card posted without Stripe's details is completed when Stripe
         // answers: now (a late read) or by the sweep (after a failure or a restart).
         match enriched {
@@ -379,7 +390,12 @@ impl Deliverer {
         let enriched = self.enrich(snapshot, &mut head).await;
         let mut card = snapshot
             .config
-            .card_for(&snapshot.templates, &head, Some(receiver))
+            .card_at(
+                &snapshot.templates,
+                &head,
+                Some(receiver),
+                self.clock.now_secs(),
+            )
             .map_err(|e| e.to_string())?;
         let events = case.map_or(0, |c| c.events) + steps.len() as i64;
         if case_key.starts_with("group:") && events > 1 {

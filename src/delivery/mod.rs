@@ -22,7 +22,9 @@ pub mod budget;
 mod case;
 mod enrich;
 mod fanout;
+mod followup;
 mod send;
+pub mod summary;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -82,11 +84,13 @@ pub struct Deliverer {
     enricher: Option<Arc<Enricher>>,
     /// This worker, for the late completion of a card.
     me: std::sync::Weak<Deliverer>,
+    /// The clock of scheduled jobs and of the countdowns cards show.
+    clock: Arc<crate::clock::Clock>,
 }
 
 impl Deliverer {
     /// A worker with a fresh owner id for its leases; `enricher` completes
-    /// cards from Stripe's API.
+    /// cards from Stripe's API; `clock` times its scheduled jobs.
     pub fn new(
         live: Arc<LiveConfig>,
         store: Arc<dyn Store>,
@@ -94,6 +98,7 @@ impl Deliverer {
         buttons: Arc<dyn Buttons>,
         metrics: Arc<Metrics>,
         enricher: Option<Arc<Enricher>>,
+        clock: Arc<crate::clock::Clock>,
     ) -> Arc<Self> {
         let owner = format!(
             "{}-{:08x}",
@@ -103,6 +108,7 @@ impl Deliverer {
         let snapshot = live.snapshot();
         let budgets = Budgets::new(snapshot.config.delivery.clone());
         Arc::new_cyclic(|me| Self {
+            clock,
             enricher,
             me: me.clone(),
             budgets: Mutex::new((snapshot.generation, Arc::new(budgets))),
@@ -124,7 +130,18 @@ impl Deliverer {
         // only at the configured receivers that are not being sent already.
         let mut full = true;
         let mut next_sweep = tokio::time::Instant::now();
+        // The summaries of each config in use are scheduled once.
+        let mut summaries_of = None;
         loop {
+            let snapshot = self.live.snapshot();
+            if summaries_of != Some(snapshot.generation) {
+                match self.plan_summaries(&snapshot).await {
+                    Ok(()) => summaries_of = Some(snapshot.generation),
+                    Err(error) => {
+                        tracing::error!(error = %crate::telemetry::chain(&error), "schedule: cannot schedule the summaries; retrying");
+                    }
+                }
+            }
             // Cards posted without Stripe's details, completed when Stripe answers.
             if tokio::time::Instant::now() >= next_sweep {
                 next_sweep += enrich::SWEEP_EVERY;
@@ -151,8 +168,14 @@ impl Deliverer {
     /// or, on a wake, the configured ones not already being sent, each
     /// checked along its own index (cheap under a backlog of any size).
     async fn due(&self, now: i64, full: bool) -> Result<Vec<String>, StoreError> {
+        let mut due = self.store.due_job_receivers(self.clock.now_ms()).await?;
         if full {
-            return self.store.due_receivers(now).await;
+            for receiver in self.store.due_receivers(now).await? {
+                if !due.contains(&receiver) {
+                    due.push(receiver);
+                }
+            }
+            return Ok(due);
         }
         let names: Vec<String> = {
             let running = self.lock_running();
@@ -164,9 +187,8 @@ impl Deliverer {
                 .cloned()
                 .collect()
         };
-        let mut due = Vec::new();
         for name in names {
-            if self.store.is_due(&name, now).await? {
+            if !due.contains(&name) && self.store.is_due(&name, now).await? {
                 due.push(name);
             }
         }
@@ -259,6 +281,8 @@ impl Deliverer {
         lost: &AtomicBool,
         mut stop: watch::Receiver<bool>,
     ) -> Result<(), StoreError> {
+        // Scheduled jobs run first, then between messages now and then.
+        let mut next_jobs = tokio::time::Instant::now();
         loop {
             if *stop.borrow() || lost.load(Ordering::Relaxed) {
                 return Ok(());
@@ -271,6 +295,10 @@ impl Deliverer {
             let budget = self
                 .budgets(&snapshot)
                 .for_destination(&receiver.destination);
+            if tokio::time::Instant::now() >= next_jobs {
+                next_jobs = tokio::time::Instant::now() + followup::JOB_CHECK_EVERY;
+                self.run_jobs(&snapshot, receiver, budget.as_ref()).await?;
+            }
             let lease = snapshot.config.delivery.lease;
             let Some(item) = self.store.next_in_queue(receiver_name, now_ms()).await? else {
                 return Ok(());

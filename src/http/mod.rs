@@ -44,6 +44,8 @@ pub struct AppState {
     pub delivery_wake: Arc<tokio::sync::Notify>,
     /// Acts on button clicks; set by [`crate::run_with`] once the chat adapters exist.
     pub clicks: Option<Arc<dyn ClickHandler>>,
+    /// The clock of reminders, countdowns, escalations and summaries.
+    pub clock: Arc<crate::clock::Clock>,
 }
 
 impl AppState {
@@ -58,6 +60,7 @@ impl AppState {
             pipeline_wake: Arc::new(tokio::sync::Notify::new()),
             delivery_wake: Arc::new(tokio::sync::Notify::new()),
             clicks: None,
+            clock: Arc::new(crate::clock::Clock::system()),
         }
     }
 

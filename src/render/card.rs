@@ -169,6 +169,20 @@ fn is_action_name(name: &str) -> bool {
 }
 
 impl Card {
+    /// A short message of a title and a sentence: a thread line, a notice.
+    pub fn note(title: String, severity: Severity, summary: String, footer: String) -> Self {
+        Self {
+            title,
+            severity,
+            summary: Some(summary),
+            badges: Vec::new(),
+            fields: Vec::new(),
+            links: Vec::new(),
+            actions: Vec::new(),
+            footer,
+        }
+    }
+
     /// Parses the rendered output of a template.
     pub fn parse(text: &str) -> Result<Self, CardError> {
         let mut card = Card {

@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 use crate::event::EventView;
 use crate::redact::{RedactionPolicy, mask_card_numbers};
 
-use super::time::{days_left, when, words};
+use chrono::{DateTime, Utc};
+
+use super::time::{countdown, days_left, when, words};
 
 /// Free text safe to show: card numbers masked, surrounding space trimmed.
 /// (Line breaks are the template formatter's business: it flattens every value.)
@@ -157,18 +159,21 @@ pub fn build(view: &EventView, policy: &RedactionPolicy, account_name: &str, now
         })
     });
     let dispute = view.dispute.as_ref().map(|dispute| {
-        let (due, days) = match dispute.due_by {
-            Some(0) => ("no response possible".to_owned(), None),
+        // One phrase that the countdown edits keep true: "due in 6 days 14 h (Dec 6, 09:00 UTC)".
+        let (due, countdown_phrase, days) = match dispute.due_by {
+            Some(0) => ("no response possible".to_owned(), None, None),
             Some(at) => {
-                let days = days_left(at, now);
-                let left = match days {
-                    d if d < 0 => "past due".to_owned(),
-                    1 => "1 day left".to_owned(),
-                    d => format!("{d} days left"),
-                };
-                (format!("{} · {left}", when(at, now)), Some(days))
+                let phrase = countdown(at, now);
+                let date = DateTime::<Utc>::from_timestamp(at, 0)
+                    .map(|t| t.format("%b %-d, %H:%M UTC").to_string())
+                    .unwrap_or_default();
+                (
+                    format!("{phrase} ({date})"),
+                    Some(phrase),
+                    Some(days_left(at, now)),
+                )
             }
-            None => (String::new(), None),
+            None => (String::new(), None, None),
         };
         json!({
             "reason": dispute.reason.as_deref().map(words),
@@ -179,6 +184,7 @@ pub fn build(view: &EventView, policy: &RedactionPolicy, account_name: &str, now
                 _ => "closed",
             }),
             "due": due,
+            "countdown": countdown_phrase,
             "days_left": days,
             "charge": opt(dispute.charge.as_ref()),
             "network": dispute.network.as_deref().map(words),

@@ -6,9 +6,12 @@
 //! escaping and limits) lives in its folder under `chat/`.
 
 pub mod card;
+pub mod chart;
 pub mod context;
 pub mod digest;
+pub mod followup;
 pub mod states;
+pub mod summary;
 pub mod templates;
 pub mod text;
 pub mod time;

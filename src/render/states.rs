@@ -134,16 +134,12 @@ pub fn history(lines: &[String], case_key: &str) -> Card {
             lines.len() - HISTORY_LINES
         ));
     }
-    Card {
-        title: "↳ Update".to_owned(),
-        severity: Severity::Info,
-        summary: Some(text.join("\n")),
-        badges: Vec::new(),
-        fields: Vec::new(),
-        links: Vec::new(),
-        actions: Vec::new(),
-        footer: format!("case {case_key}"),
-    }
+    Card::note(
+        "↳ Update".to_owned(),
+        Severity::Info,
+        text.join("\n"),
+        format!("case {case_key}"),
+    )
 }
 
 #[cfg(test)]

@@ -58,6 +58,10 @@ pub struct CaseRow {
     pub opened_at_ms: i64,
     /// When it last changed, Unix milliseconds.
     pub updated_at_ms: i64,
+    /// Who it is assigned to (Take it, Assign…, a follow-up's hand-off).
+    pub assignee: Option<String>,
+    /// Since when it is abandoned: no payment after the last follow-up.
+    pub abandoned_at_ms: Option<i64>,
 }
 
 /// One event of a case, for `cases show`.
@@ -86,6 +90,11 @@ pub enum CaseMark {
     Acknowledged(String),
     /// Resolved by this user.
     Resolved(String),
+    /// Assigned to this person or queue (`@alice`, `billing-queue`).
+    Assigned(String),
+    /// Abandoned after the last follow-up, and handed to this person or
+    /// queue (if any).
+    Abandoned(Option<String>),
 }
 
 /// A silence about to be stored.
@@ -259,6 +268,15 @@ pub trait Cases: Send + Sync {
     /// The cases whose card waits for Stripe's details: (receiver, case
     /// key, since when), oldest first, at most `limit`.
     async fn awaiting_stripe(&self, limit: u32) -> Result<Vec<(String, String, i64)>, StoreError>;
+
+    /// Records the hash of a case's card as just edited (a countdown, an
+    /// abandoned case), so that an unchanged card is not edited again.
+    async fn set_card_hash(
+        &self,
+        receiver: &str,
+        case_key: &str,
+        card_hash: &str,
+    ) -> Result<(), StoreError>;
 }
 
 /// Implements [`Cases`] for a backend with a sqlx pool in `pool`.
@@ -414,15 +432,13 @@ macro_rules! impl_cases {
                     let excess = notes.len().saturating_sub($crate::store::cases::MAX_NOTES);
                     notes.drain(..excess);
                     let notes = serde_json::to_string(&notes).unwrap_or_else(|_| "[]".to_owned());
-                    let (column, by) = match &mark {
+                    let (set, by) = match &mark {
                         CaseMark::Note => ("", None),
-                        CaseMark::Acknowledged(by) => ("acknowledged", Some(by)),
-                        CaseMark::Resolved(by) => ("resolved", Some(by)),
-                    };
-                    let set = if column.is_empty() {
-                        String::new()
-                    } else {
-                        format!(", {column}_by = $4, {column}_at_ms = $5")
+                        CaseMark::Acknowledged(by) => (", acknowledged_by = $4, acknowledged_at_ms = $5", Some(by)),
+                        CaseMark::Resolved(by) => (", resolved_by = $4, resolved_at_ms = $5", Some(by)),
+                        CaseMark::Assigned(to) => (", assignee = $4", Some(to)),
+                        CaseMark::Abandoned(Some(to)) => (", assignee = $4, abandoned_at_ms = $5", Some(to)),
+                        CaseMark::Abandoned(None) => (", abandoned_at_ms = $5", None),
                     };
                     sqlx::query(&format!(
                         "UPDATE cases SET notes = $1, updated_at_ms = $5{set} WHERE receiver = $2 AND case_key = $3"
@@ -568,6 +584,22 @@ macro_rules! impl_cases {
                 Ok(())
             }
 
+            async fn set_card_hash(
+                &self,
+                receiver: &str,
+                case_key: &str,
+                card_hash: &str,
+            ) -> Result<(), StoreError> {
+                sqlx::query("UPDATE cases SET card_hash = $1 WHERE receiver = $2 AND case_key = $3")
+                    .bind(card_hash)
+                    .bind(receiver)
+                    .bind(case_key)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(StoreError::db("recording a card's hash"))?;
+                Ok(())
+            }
+
             async fn awaiting_stripe(&self, limit: u32) -> Result<Vec<(String, String, i64)>, StoreError> {
                 sqlx::query_as(
                     "SELECT receiver, case_key, awaiting_stripe_ms FROM cases
@@ -601,7 +633,7 @@ pub(crate) use impl_cases;
 pub const MAX_NOTES: usize = 5;
 
 /// The columns [`case_from_row`] reads.
-pub const CASE_COLUMNS: &str = "receiver, case_key, state, head_rank, head_attempt, head_created, head_event_seq, head_delivery_id, message_ref, earlier_refs, notes, card_hash, acknowledged_by, acknowledged_at_ms, resolved_by, resolved_at_ms, events, opened_at_ms, updated_at_ms";
+pub const CASE_COLUMNS: &str = "receiver, case_key, state, head_rank, head_attempt, head_created, head_event_seq, head_delivery_id, message_ref, earlier_refs, notes, card_hash, acknowledged_by, acknowledged_at_ms, resolved_by, resolved_at_ms, events, opened_at_ms, updated_at_ms, assignee, abandoned_at_ms";
 
 /// Reads a `cases` row of either backend.
 pub fn case_from_row<R>(row: &R) -> Result<CaseRow, sqlx::Error>
@@ -637,6 +669,8 @@ where
         events: row.try_get("events")?,
         opened_at_ms: row.try_get("opened_at_ms")?,
         updated_at_ms: row.try_get("updated_at_ms")?,
+        assignee: row.try_get("assignee")?,
+        abandoned_at_ms: row.try_get("abandoned_at_ms")?,
     })
 }
 

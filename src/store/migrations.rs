@@ -49,6 +49,11 @@ pub const SQLITE: &[(i64, &str, &str)] = &[
         "stripe_cursors",
         include_str!("../../migrations/sqlite/0007_stripe_cursors.sql"),
     ),
+    (
+        8,
+        "schedule",
+        include_str!("../../migrations/sqlite/0008_schedule.sql"),
+    ),
 ];
 
 /// Migrations of the PostgreSQL schema: (version, description, SQL).
@@ -87,6 +92,11 @@ pub const POSTGRES: &[(i64, &str, &str)] = &[
         7,
         "stripe_cursors",
         include_str!("../../migrations/postgres/0007_stripe_cursors.sql"),
+    ),
+    (
+        8,
+        "schedule",
+        include_str!("../../migrations/postgres/0008_schedule.sql"),
     ),
 ];
 

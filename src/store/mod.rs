@@ -10,6 +10,7 @@ pub mod batch_sql;
 pub mod cases;
 pub mod group_commit;
 pub mod interactions;
+pub mod jobs;
 pub mod migrations;
 pub mod outbox;
 pub mod postgres;
@@ -22,6 +23,7 @@ use async_trait::async_trait;
 
 pub use cases::{CaseMark, CaseRow, CaseStep, Cases, NewSilence, Silence};
 pub use interactions::{ActionToken, AuditEntry, Interactions, NewToken};
+pub use jobs::{Job, JobKind, Jobs, Measure, MoneyLine, NewJob};
 pub use outbox::{DeadLetter, Outbox, OutboxCounts, OutboxItem, OutboxKey};
 
 /// An event about to be stored.
@@ -265,7 +267,7 @@ pub fn now_ms() -> i64 {
 
 /// Persistent storage of events and their deliveries.
 #[async_trait]
-pub trait Store: Outbox + Interactions + Cases + Send + Sync + 'static {
+pub trait Store: Outbox + Interactions + Cases + Jobs + Send + Sync + 'static {
     /// Stores an event once. Returns only after the row is durably committed.
     async fn insert_event(&self, event: NewEvent) -> Result<Inserted, StoreError>;
 

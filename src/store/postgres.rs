@@ -17,6 +17,7 @@ use super::cases::impl_cases;
 use super::group_commit::{self, GroupCommit, Writer};
 use super::impl_store;
 use super::interactions::{ActionToken, AuditEntry, NewToken, impl_interactions};
+use super::jobs::impl_jobs;
 use super::outbox::{DeadLetter, OutboxCounts, OutboxItem, OutboxKey, impl_outbox};
 use super::{
     Delivery, EVENT_COLUMNS, Inserted, NewEvent, Store, StoreError, StoredEvent, migrations,
@@ -67,5 +68,7 @@ impl_outbox!(PostgresStore);
 impl_interactions!(PostgresStore);
 
 impl_cases!(PostgresStore);
+
+impl_jobs!(PostgresStore, "postgres");
 
 impl_store!(PostgresStore, "postgres");

@@ -17,6 +17,7 @@ use super::cases::impl_cases;
 use super::group_commit::{self, GroupCommit, Writer};
 use super::impl_store;
 use super::interactions::{ActionToken, AuditEntry, NewToken, impl_interactions};
+use super::jobs::impl_jobs;
 use super::outbox::{DeadLetter, OutboxCounts, OutboxItem, OutboxKey, impl_outbox};
 use super::{
     Delivery, EVENT_COLUMNS, Inserted, NewEvent, Store, StoreError, StoredEvent, migrations,
@@ -85,6 +86,8 @@ impl_outbox!(SqliteStore);
 impl_interactions!(SqliteStore);
 
 impl_cases!(SqliteStore);
+
+impl_jobs!(SqliteStore, "sqlite");
 
 impl_store!(SqliteStore, "sqlite");
 

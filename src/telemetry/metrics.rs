@@ -76,6 +76,7 @@ pub struct Metrics {
     sources: Family<Labels, Counter>,
     enrichments: Family<Labels, Counter>,
     lookups: Family<Labels, Counter>,
+    jobs: Family<Labels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -140,6 +141,12 @@ impl Default for Metrics {
             "Changes of case cards, by change (opened, advanced, reopened, kept)",
             cases.clone(),
         );
+        let jobs = Family::<Labels, Counter>::default();
+        registry.register(
+            "scheduled_jobs",
+            "Scheduled jobs run (reminders, countdowns, follow-ups, escalations, summaries), by kind and outcome (done, late, cancelled, retried, failed)",
+            jobs.clone(),
+        );
         let silence_info = Family::<Labels, Gauge>::default();
         registry.register(
             "silence_active",
@@ -193,6 +200,7 @@ impl Default for Metrics {
             config_loaded,
             silenced,
             cases,
+            jobs,
             silence_info,
             silenced_stored,
             request_duration,
@@ -284,6 +292,16 @@ impl Metrics {
     pub fn case(&self, change: &'static str) {
         self.cases
             .get_or_create(&vec![("change", change.to_owned())])
+            .inc();
+    }
+
+    /// Counts one run of a scheduled job by kind and outcome.
+    pub fn job(&self, kind: &'static str, outcome: &'static str) {
+        self.jobs
+            .get_or_create(&vec![
+                ("kind", kind.to_owned()),
+                ("outcome", outcome.to_owned()),
+            ])
             .inc();
     }
 

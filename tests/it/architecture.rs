@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 /// The floors, lowest first; `lib` is the crate root (`lib.rs`, `main.rs`).
 const FLOORS: &[(u8, &str, &[&str])] = &[
-    (0, "leaves", &["secret", "telemetry", "platform"]),
+    (0, "leaves", &["secret", "telemetry", "platform", "clock"]),
     (1, "pure core", &["event", "routing", "redact", "render"]),
     (2, "config", &["config"]),
     (3, "edges", &["store", "stripe", "chat"]),

@@ -17,6 +17,7 @@ mod parsers_prop;
 mod peers;
 mod pipeline;
 mod reload;
+mod schedule;
 mod signature_vectors;
 mod store_suite;
 mod stripe_reads;

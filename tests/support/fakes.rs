@@ -90,6 +90,9 @@ pub struct FakeState {
     pub stall_next: AtomicU64,
     /// How long a stalled read stalls, in milliseconds.
     pub stall_ms: AtomicU64,
+    /// Files received (Slack's upload URL, Discord attachments, Telegram
+    /// photos), by file id or name.
+    pub files: Mutex<HashMap<String, Vec<u8>>>,
 }
 
 impl FakeState {
@@ -240,6 +243,67 @@ fn json_body(body: &Bytes) -> Value {
     serde_json::from_slice(body).unwrap_or(Value::Null)
 }
 
+/// One part of a `multipart/form-data` body: its name, file name and bytes.
+pub struct Part {
+    /// The form field's name.
+    pub name: String,
+    /// The file name, for a file.
+    pub filename: Option<String>,
+    /// The content.
+    pub data: Vec<u8>,
+}
+
+/// Splits a `multipart/form-data` body (as reqwest sends it) into parts;
+/// `None` when the request is not multipart.
+pub fn multipart(headers: &HeaderMap, body: &[u8]) -> Option<Vec<Part>> {
+    let content_type = headers.get("content-type")?.to_str().ok()?;
+    let boundary = content_type
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("boundary="))?
+        .trim_matches('"');
+    let delimiter = format!("--{boundary}").into_bytes();
+    let find = |haystack: &[u8], needle: &[u8], from: usize| {
+        haystack[from..]
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|i| i + from)
+    };
+    let mut parts = Vec::new();
+    let mut at = find(body, &delimiter, 0)? + delimiter.len();
+    while let Some(next) = find(body, &delimiter, at) {
+        let chunk = &body[at..next];
+        let chunk = chunk.strip_prefix(b"\r\n").unwrap_or(chunk);
+        let chunk = chunk.strip_suffix(b"\r\n").unwrap_or(chunk);
+        if let Some(split) = find(chunk, b"\r\n\r\n", 0) {
+            let head = String::from_utf8_lossy(&chunk[..split]).to_string();
+            let disposition = head
+                .lines()
+                .find(|l| l.to_ascii_lowercase().starts_with("content-disposition"))
+                .unwrap_or_default()
+                .to_owned();
+            let field = |key: &str| {
+                disposition.split(';').find_map(|p| {
+                    p.trim()
+                        .strip_prefix(&format!("{key}="))
+                        .map(|v| v.trim_matches('"').to_owned())
+                })
+            };
+            parts.push(Part {
+                name: field("name").unwrap_or_default(),
+                filename: field("filename"),
+                data: chunk[split + 4..].to_vec(),
+            });
+        }
+        at = next + delimiter.len();
+    }
+    Some(parts)
+}
+
+/// Whether bytes are a PNG (its signature).
+pub fn is_png(data: &[u8]) -> bool {
+    data.starts_with(b"\x89PNG\r\n\x1a\n")
+}
+
 // ---------------------------------------------------------------- Slack
 
 /// Slack: about 1 message a second per channel, short bursts of 3 tolerated.
@@ -249,7 +313,8 @@ pub const SLACK_PER_CHANNEL: (usize, Duration) = (3, Duration::from_secs(3));
 pub async fn slack() -> Fake {
     let state = Arc::new(FakeState::default());
     let router = Router::new()
-        .route("/api/{method}", post(slack_method))
+        .route("/api/{method}", post(slack_method).get(slack_get_method))
+        .route("/upload/{file_id}", post(slack_upload))
         .route("/hooks/{a}/{b}/{c}", post(slack_hook))
         .route("/response/{id}", post(slack_response))
         .with_state(state.clone());
@@ -354,6 +419,20 @@ async fn slack_method(
             }))
             .into_response()
         }
+        "files.completeUploadExternal" => {
+            state.record(200);
+            let channel = body["channel_id"].as_str().unwrap_or_default().to_owned();
+            let files = body["files"].as_array().cloned().unwrap_or_default();
+            // Only a file whose bytes reached its upload URL can be completed.
+            for file in &files {
+                let id = file["id"].as_str().unwrap_or_default();
+                if !state.files.lock().unwrap().contains_key(id) {
+                    return slack_error("file_not_found");
+                }
+            }
+            state.accept("files.completeUploadExternal", &channel, body.clone());
+            axum::Json(json!({ "ok": true, "files": files })).into_response()
+        }
         "chat.update" => {
             state.record(200);
             let ts = body["ts"].as_str().unwrap_or_default();
@@ -370,6 +449,76 @@ async fn slack_method(
             slack_error("unknown_method")
         }
     }
+}
+
+/// Slack's GET methods: `files.getUploadURLExternal` (filename, length)
+/// hands out an upload URL on this fake and a file id.
+async fn slack_get_method(
+    State(state): State<Arc<FakeState>>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if auth != format!("Bearer {SLACK_TOKEN}") {
+        state.record(200);
+        return slack_error("invalid_auth");
+    }
+    let query: HashMap<String, String> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    if method != "files.getUploadURLExternal" {
+        return slack_error("unknown_method");
+    }
+    let (Some(filename), Some(length)) = (
+        query.get("filename"),
+        query.get("length").and_then(|l| l.parse::<usize>().ok()),
+    ) else {
+        return slack_error("invalid_arguments");
+    };
+    state.record(200);
+    let id = state.accept(
+        "files.getUploadURLExternal",
+        "",
+        json!({ "filename": filename, "length": length }),
+    );
+    let file_id = format!("F{id:08}");
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    axum::Json(json!({
+        "ok": true,
+        "upload_url": format!("http://{host}/upload/{file_id}"),
+        "file_id": file_id,
+    }))
+    .into_response()
+}
+
+/// The upload URL: the file's bytes, raw or as a multipart `file` field.
+async fn slack_upload(
+    State(state): State<Arc<FakeState>>,
+    Path(file_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let data = match multipart(&headers, &body) {
+        Some(parts) => parts.into_iter().next().map(|p| p.data).unwrap_or_default(),
+        None => body.to_vec(),
+    };
+    state.record(200);
+    let length = data.len();
+    state.accept(
+        "upload",
+        "",
+        json!({ "file_id": file_id, "length": length, "png": is_png(&data) }),
+    );
+    state.files.lock().unwrap().insert(file_id, data);
+    (StatusCode::OK, format!("OK - {length}")).into_response()
 }
 
 fn slack_fault(state: &FakeState, status: u16) -> Response {
@@ -825,7 +974,24 @@ async fn discord_create(
         )
             .into_response();
     }
-    let body = json_body(&body);
+    // With files: `payload_json` and `files[N]` parts; the files are kept.
+    let body = match multipart(&headers, &body) {
+        Some(parts) => {
+            let mut json = Value::Null;
+            let mut files = Vec::new();
+            for part in parts {
+                if part.name == "payload_json" {
+                    json = serde_json::from_slice(&part.data).unwrap_or(Value::Null);
+                } else if let Some(filename) = part.filename {
+                    files.push(json!({ "field": part.name, "filename": filename, "size": part.data.len(), "png": is_png(&part.data) }));
+                    state.files.lock().unwrap().insert(filename, part.data);
+                }
+            }
+            json["_files"] = Value::Array(files);
+            json
+        }
+        None => json_body(&body),
+    };
     if let Some(problem) = discord_problem(&body) {
         state.record(400);
         return (
@@ -1020,8 +1186,30 @@ fn telegram_text_len(html: &str) -> usize {
 async fn telegram_method(
     State(state): State<Arc<FakeState>>,
     Path((bot, method)): Path<(String, String)>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // A file upload (`sendPhoto`): form fields become the JSON body, the
+    // file is kept.
+    let body = match multipart(&headers, &body) {
+        Some(parts) => {
+            let mut json = serde_json::Map::new();
+            let mut files = Vec::new();
+            for part in parts {
+                if let Some(filename) = part.filename {
+                    files.push(json!({ "field": part.name, "filename": filename, "size": part.data.len(), "png": is_png(&part.data) }));
+                    state.files.lock().unwrap().insert(filename, part.data);
+                } else {
+                    let text = String::from_utf8_lossy(&part.data).to_string();
+                    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+                    json.insert(part.name, value);
+                }
+            }
+            json.insert("_files".to_owned(), Value::Array(files));
+            Bytes::from(serde_json::to_vec(&Value::Object(json)).unwrap())
+        }
+        None => body,
+    };
     // Updates and callback answers are the bot's inbound side: no faults, not
     // counted among the sends (the bot long-polls in the background).
     match method.to_ascii_lowercase().as_str() {
@@ -1070,6 +1258,28 @@ async fn telegram_method(
     if state.missing.lock().unwrap().contains(&chat) {
         state.record(400);
         return telegram_error(StatusCode::BAD_REQUEST, "Bad Request: chat not found", None);
+    }
+    if method.eq_ignore_ascii_case("sendphoto") {
+        let files = body["_files"].as_array().cloned().unwrap_or_default();
+        let caption = body["caption"].as_str().unwrap_or_default();
+        if files.is_empty() || telegram_text_len(caption) > 1024 {
+            state.record(400);
+            return telegram_error(
+                StatusCode::BAD_REQUEST,
+                "Bad Request: there is no photo in the request, or its caption is too long",
+                None,
+            );
+        }
+        state.record(200);
+        let id = state.accept("sendPhoto", &chat, body.clone());
+        let chat_id: i64 = chat.parse().unwrap_or(0);
+        return axum::Json(json!({ "ok": true, "result": {
+            "message_id": id, "date": 1_700_000_000,
+            "chat": { "id": chat_id, "type": "private", "first_name": "Alice" },
+            "photo": [{ "file_id": format!("photo{id}"), "file_unique_id": format!("u{id}"), "width": 900, "height": 420 }],
+            "caption": caption,
+        } }))
+        .into_response();
     }
     let text = body["text"].as_str().unwrap_or_default();
     let length = telegram_text_len(text);

@@ -270,6 +270,22 @@ pub async fn start_app_with_config(database: TestDatabase, text: &str) -> TestAp
     start_app_with_state(database, state).await
 }
 
+/// Starts the app with a whole config text and a clock it shares with
+/// the test (and with a restart of it, or a second replica).
+pub async fn start_app_with_clock(
+    database: TestDatabase,
+    text: &str,
+    clock: Arc<stripe_chatops::clock::Clock>,
+) -> TestApp {
+    init_logs();
+    let config = load_str(text, &Environment::fixed([])).expect("test config is valid");
+    let mut state = stripe_chatops::build_state(config)
+        .await
+        .expect("open store");
+    state.clock = clock;
+    start_app_with_state(database, state).await
+}
+
 /// Starts the app from a config file that it can reload (`POST /-/reload`).
 pub async fn start_app_from_file(database: TestDatabase, path: &std::path::Path) -> TestApp {
     init_logs();

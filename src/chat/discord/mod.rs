@@ -21,7 +21,7 @@ pub mod render;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Chat, MessageRef, Outbound, SendError, status_is_transient};
+use super::{Chat, Image, MessageRef, Outbound, Posted, SendError, status_is_transient};
 use crate::config::discord::DISCORD_API_URL;
 use crate::config::{Destination, DiscordConfig};
 
@@ -123,6 +123,16 @@ fn classify(error: serenity::Error) -> SendError {
 }
 
 /// The Discord error code of "Unknown Channel".
+/// A message's body with its `nonce`, enforced: a retry after a lost
+/// answer returns the message the first try created.
+fn with_nonce(message: &Outbound<'_>) -> serde_json::Value {
+    let mut body = message.payload.clone();
+    let nonce: String = message.idempotency_key.chars().take(MAX_NONCE).collect();
+    body["nonce"] = nonce.into();
+    body["enforce_nonce"] = true.into();
+    body
+}
+
 const UNKNOWN_CHANNEL: isize = 10003;
 /// The Discord error code of "A thread has already been created for this message".
 const THREAD_EXISTS: isize = 160_004;
@@ -202,10 +212,7 @@ impl Chat for Discord {
             return Err(SendError::Permanent("not a Discord destination".to_owned()));
         };
         let channel = ChannelId::new(parse_id(&target.channel_id, "channel_id")?);
-        let mut body = message.payload.clone();
-        let nonce: String = message.idempotency_key.chars().take(MAX_NONCE).collect();
-        body["nonce"] = nonce.into();
-        body["enforce_nonce"] = true.into();
+        let mut body = with_nonce(message);
         let reply_to = message.reply_to.as_ref().and_then(MessageRef::decode);
         if let Some(DiscordMessage::Discord { message_id, .. }) = &reply_to {
             if !message.linked
@@ -231,6 +238,44 @@ impl Chat for Discord {
             channel_id: posted.channel_id.get().to_string(),
             message_id: posted.id.get().to_string(),
         }))
+    }
+
+    /// One message: the card's embed shows the chart, sent as the
+    /// message's attachment (`files[0]`, `attachment://NAME`).
+    async fn post_image(
+        &self,
+        destination: &Destination,
+        message: &Outbound<'_>,
+        image: &Image,
+    ) -> Result<Posted, SendError> {
+        let Destination::Discord(target) = destination else {
+            return Err(SendError::Permanent("not a Discord destination".to_owned()));
+        };
+        let channel = ChannelId::new(parse_id(&target.channel_id, "channel_id")?);
+        let mut body = with_nonce(message);
+        if let Some(embed) = body
+            .get_mut("embeds")
+            .and_then(|e| e.as_array_mut())
+            .and_then(|e| e.first_mut())
+        {
+            embed["image"] =
+                serde_json::json!({ "url": format!("attachment://{}", image.filename) });
+        }
+        let file =
+            serenity::builder::CreateAttachment::bytes(image.png.clone(), image.filename.clone());
+        let posted = self
+            .http
+            .send_message(channel, vec![file], &body)
+            .await
+            .map_err(classify)?;
+        let card = MessageRef::new(&DiscordMessage::Discord {
+            channel_id: posted.channel_id.get().to_string(),
+            message_id: posted.id.get().to_string(),
+        });
+        Ok(Posted {
+            image: Ok(Some(card.clone())),
+            card,
+        })
     }
 
     async fn edit(

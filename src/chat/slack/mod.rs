@@ -19,7 +19,7 @@ pub mod render;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Chat, MessageRef, Outbound, SendError, status_is_transient};
+use super::{Chat, Image, MessageRef, Outbound, Posted, SendError, status_is_transient};
 use crate::config::{Destination, SlackConfig};
 
 pub use inbound::sign;
@@ -94,6 +94,54 @@ impl Slack {
         Ok(SlackMessageContent::new()
             .opt_text(text.map(str::to_owned))
             .opt_blocks(blocks))
+    }
+}
+
+impl Slack {
+    /// Uploads a PNG and shares it in `channel` (see [`Chat::post_image`]).
+    async fn upload(
+        &self,
+        token: &SlackApiToken,
+        channel: &str,
+        image: &Image,
+    ) -> Result<MessageRef, String> {
+        let session = self.client.open_session(token);
+        let target = session
+            .get_upload_url_external(&SlackApiFilesGetUploadUrlExternalRequest::new(
+                image.filename.clone(),
+                image.png.len(),
+            ))
+            .await
+            .map_err(|e| format!("files.getUploadURLExternal: {}", classify(e)))?;
+        // The upload URL takes the raw bytes (Slack answers "OK - <length>").
+        let uploaded = reqwest::Client::new()
+            .post(target.upload_url.value().clone())
+            .header("content-type", "image/png")
+            .body(image.png.clone())
+            .timeout(std::time::Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(|e| format!("uploading the file: {}", e.without_url()))?;
+        if !uploaded.status().is_success() {
+            return Err(format!(
+                "uploading the file: Slack answered HTTP {}",
+                uploaded.status()
+            ));
+        }
+        session
+            .files_complete_upload_external(
+                &SlackApiFilesCompleteUploadExternalRequest::new(vec![
+                    SlackApiFilesComplete::new(target.file_id.clone())
+                        .with_title(image.title.clone()),
+                ])
+                .with_channel_id(SlackChannelId::new(channel.to_owned())),
+            )
+            .await
+            .map_err(|e| format!("files.completeUploadExternal: {}", classify(e)))?;
+        Ok(MessageRef::new(&serde_json::json!({
+            "platform": "slack_file",
+            "file_id": target.file_id.to_string(),
+        })))
     }
 }
 
@@ -177,6 +225,27 @@ impl Chat for Slack {
             channel: response.channel.to_string(),
             ts: response.ts.to_string(),
         }))
+    }
+
+    /// The card, then the chart through Slack's upload flow:
+    /// `files.getUploadURLExternal`, the bytes to the URL it gives, and
+    /// `files.completeUploadExternal` to share it in the card's channel.
+    async fn post_image(
+        &self,
+        destination: &Destination,
+        message: &Outbound<'_>,
+        image: &Image,
+    ) -> Result<Posted, SendError> {
+        let card = self.post(destination, message).await?;
+        let (Some(SlackMessage::Slack { channel, .. }), Some(token)) = (card.decode(), &self.token)
+        else {
+            return Ok(Posted::card_only(
+                card,
+                "an incoming webhook takes no files",
+            ));
+        };
+        let image = self.upload(token, &channel, image).await.map(Some);
+        Ok(Posted { card, image })
     }
 
     async fn edit(

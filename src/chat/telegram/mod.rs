@@ -11,7 +11,7 @@
 use async_trait::async_trait;
 use teloxide::ApiError;
 use teloxide::RequestError;
-use teloxide::payloads::{EditMessageTextSetters, SendMessageSetters};
+use teloxide::payloads::{EditMessageTextSetters, SendMessageSetters, SendPhotoSetters};
 use teloxide::prelude::Requester;
 use teloxide::types::{
     ChatId, InlineKeyboardMarkup, LinkPreviewOptions, MessageId, ParseMode, ReplyParameters,
@@ -23,8 +23,11 @@ pub mod render;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Chat, MessageRef, Outbound, SendError, scrub};
+use super::{Chat, Image, MessageRef, Outbound, Posted, SendError, scrub};
 use crate::config::{Destination, TelegramConfig};
+
+/// Longest photo caption, characters (Bot API `sendPhoto`).
+pub const MAX_CAPTION: usize = 1024;
 
 /// Where a Telegram card lives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -250,6 +253,45 @@ impl Chat for Telegram {
             chat_id: sent.chat.id.0,
             message_id: sent.id.0,
         }))
+    }
+
+    /// The card, then the chart with `sendPhoto` as a reply to it (a
+    /// photo's caption is limited to 1,024 characters; the card is not).
+    async fn post_image(
+        &self,
+        destination: &Destination,
+        message: &Outbound<'_>,
+        image: &Image,
+    ) -> Result<Posted, SendError> {
+        let card = self.post(destination, message).await?;
+        let Some(TelegramMessage::Telegram {
+            chat_id,
+            message_id,
+        }) = card.decode()
+        else {
+            return Ok(Posted::card_only(card, "not a chat message"));
+        };
+        let mut reply = ReplyParameters::new(MessageId(message_id));
+        reply.allow_sending_without_reply = Some(true);
+        let caption: String = image.title.chars().take(MAX_CAPTION).collect();
+        let sent = self
+            .bot
+            .send_photo(
+                ChatId(chat_id),
+                teloxide::types::InputFile::memory(image.png.clone())
+                    .file_name(image.filename.clone()),
+            )
+            .caption(caption)
+            .reply_parameters(reply)
+            .await;
+        let image = match sent {
+            Ok(sent) => Ok(Some(MessageRef::new(&TelegramMessage::Telegram {
+                chat_id: sent.chat.id.0,
+                message_id: sent.id.0,
+            }))),
+            Err(error) => Err(format!("sendPhoto: {}", self.classify(error))),
+        };
+        Ok(Posted { card, image })
     }
 
     async fn edit(
