@@ -58,6 +58,7 @@ pub fn free_port() -> u16 {
 }
 
 /// A field of `/proc/PID/status` in KiB (`VmRSS:`, `VmHWM:`), or 0.
+#[allow(dead_code)] // not every benchmark measures memory
 pub fn rss_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()

@@ -379,3 +379,132 @@ fn stripe_api_settings_have_defaults_and_bounds() {
         ]
     );
 }
+
+#[test]
+fn schedule_defaults_and_a_full_setup() {
+    let minimal = load_str(
+        &format!("[stripe]\nwebhook_secrets = [\"{SECRET}\"]\n"),
+        &no_env(),
+    )
+    .unwrap();
+    let hours = |h: u64| Duration::from_secs(h * 3600);
+    assert_eq!(
+        minimal.schedule.dispute_before,
+        [hours(72), hours(24), hours(4)]
+    );
+    assert!(minimal.schedule.unpaid_receivers.is_empty());
+    assert!(minimal.schedule.escalation.is_none());
+    assert!(minimal.schedule.summaries.is_empty());
+    let config = load_str(
+        &format!(
+            r#"[stripe]
+webhook_secrets = ["{SECRET}"]
+[interactions]
+assignees = ["billing-queue"]
+[reminders.dispute]
+before = ["4h", "72h"]
+[reminders.unpaid]
+receivers = ["finance"]
+after = ["48h", "2h"]
+hand_off_to = "billing-queue"
+[escalation]
+after = "45m"
+receiver = "finance"
+mention = "<!subteam^S1>"
+[[summaries]]
+receiver = "finance"
+every = "weekly"
+day = "friday"
+at = "17:30"
+timezone = "America/New_York"
+[[receivers]]
+name = "finance"
+console = {{}}
+[route]
+receiver = "finance"
+"#
+        ),
+        &no_env(),
+    )
+    .unwrap();
+    let schedule = &config.schedule;
+    assert_eq!(
+        schedule.dispute_before,
+        [hours(72), hours(4)],
+        "longest first"
+    );
+    assert_eq!(
+        schedule.unpaid_after,
+        [hours(2), hours(48)],
+        "shortest first"
+    );
+    assert_eq!(schedule.hand_off_to.as_deref(), Some("billing-queue"));
+    let escalation = schedule.escalation.as_ref().unwrap();
+    assert_eq!(escalation.after, Duration::from_secs(45 * 60));
+    assert_eq!(escalation.mention.as_deref(), Some("<!subteam^S1>"));
+    let summary = &schedule.summaries[0];
+    assert_eq!(summary.every, schedule::Every::Weekly(chrono::Weekday::Fri));
+    assert_eq!(summary.at.to_string(), "17:30:00");
+    assert_eq!(summary.timezone, chrono_tz::America::New_York);
+    assert!(
+        config.keeps_cases(),
+        "a summary counts payments by their case"
+    );
+}
+
+#[test]
+fn schedule_mistakes_are_reported_with_their_key() {
+    let text = format!(
+        r#"[stripe]
+webhook_secrets = ["{SECRET}"]
+[reminders.dispute]
+before = ["30s", "24h", "24h"]
+countdown_every = "1m"
+[reminders.unpaid]
+receivers = ["nobody"]
+hand_off_to = "@stranger"
+[escalation]
+after = "30m"
+[[summaries]]
+receiver = "console"
+every = "hourly"
+at = "25:00"
+timezone = "Mars/Olympus"
+[[summaries]]
+receiver = "console"
+every = "daily"
+day = "monday"
+"#
+    );
+    let errors = errors_of(&text);
+    let expected = [
+        "reminders.dispute.before[0]",
+        "reminders.dispute.before[2]",
+        "reminders.dispute.countdown_every",
+        "reminders.unpaid.receivers[0]",
+        "reminders.unpaid.hand_off_to",
+        "escalation",
+        "summaries[0].every",
+        "summaries[0].at",
+        "summaries[0].timezone",
+        "summaries[1].day",
+    ];
+    for key in expected {
+        assert!(
+            errors.iter().any(|e| e.starts_with(&format!("{key} "))),
+            "{key} in {errors:#?}"
+        );
+    }
+    assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("\"Mars/Olympus\" is not an IANA time zone"))
+    );
+    assert!(errors.iter().any(|e| e.contains("is listed twice")));
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("\"@stranger\" is not one of [interactions] assignees"))
+    );
+}

@@ -813,6 +813,16 @@ impl Deliverer {
                 "this summary is no longer in bot.toml".to_owned(),
             ));
         };
+        // A job of an earlier `at` or `every` (the config was reloaded) is
+        // not this schedule's: the run at the new time replaces it.
+        if summary::next_run(schedule, job.job.due_at_ms - 1) != job.job.due_at_ms {
+            return Ok(Ran::Cancelled("the summary's schedule changed".to_owned()));
+        }
+        // A job of an earlier `at` or `every` (the config was reloaded) is
+        // not this schedule's: the run at the new time replaces it.
+        if summary::next_run(schedule, job.job.due_at_ms - 1) != job.job.due_at_ms {
+            return Ok(Ran::Cancelled("the summary's schedule changed".to_owned()));
+        }
         let days = (schedule.every.period().as_secs() / 86_400) as u32;
         let bounds = summary::period_bounds(schedule.timezone, job.job.due_at_ms, days);
         let title = summary::title_of(schedule.every);

@@ -587,6 +587,18 @@ macro_rules! impl_jobs {
                     .map(|k| format!("'{}'", k.name()))
                     .collect::<Vec<_>>()
                     .join(", ");
+                // Most cases have nothing pending: a read (no write lock) says so.
+                let pending: i64 = sqlx::query_scalar(&format!(
+                    "SELECT COUNT(*) FROM jobs WHERE case_key = $1 AND case_receiver = $2 AND status = 'pending' AND kind IN ({kinds})"
+                ))
+                .bind(case_key)
+                .bind(case_receiver)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(StoreError::db("looking for pending jobs"))?;
+                if pending == 0 {
+                    return Ok(0);
+                }
                 let cancelled = sqlx::query(&format!(
                     "UPDATE jobs SET status = 'cancelled', outcome = $1, finished_at_ms = $2
                      WHERE case_receiver = $3 AND case_key = $4 AND status = 'pending' AND kind IN ({kinds})"

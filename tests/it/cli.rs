@@ -704,3 +704,106 @@ async fn sighup_and_the_reload_command_reload_without_a_restart() {
     assert_eq!(still.status().as_u16(), 400, "the running config stays");
     assert!(server.child.try_wait().unwrap().is_none());
 }
+
+/// `summary` prints a week's numbers and writes the chart a summary would
+/// carry; `schedule list` shows what is due next.
+#[tokio::test]
+async fn summary_previews_a_week_and_schedule_list_shows_what_is_due() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("events.db").display());
+    let extra = r#"
+[[summaries]]
+receiver = "console"
+every = "daily"
+at = "09:00"
+timezone = "Europe/Paris"
+"#;
+    let config = dir.path().join("bot.toml");
+    std::fs::write(&config, config_text(&url, extra)).unwrap();
+    let app = start_app(TestDatabase::shared(&url), extra).await;
+    // Two payments yesterday (Paris), one of them told twice.
+    let paris: chrono_tz::Tz = "Europe/Paris".parse().unwrap();
+    let (start, _) = stripe_chatops::delivery::summary::period_bounds(
+        paris,
+        chrono::Utc::now().timestamp_millis(),
+        1,
+    );
+    for (i, (event_type, object)) in [
+        ("charge.succeeded", serde_json::json!({ "id": "ch_cli1", "object": "charge", "amount": 2500, "currency": "eur", "payment_intent": "pi_cli1" })),
+        ("payment_intent.succeeded", serde_json::json!({ "id": "pi_cli1", "object": "payment_intent", "amount_received": 2500, "currency": "eur" })),
+        ("charge.succeeded", serde_json::json!({ "id": "ch_cli2", "object": "charge", "amount": 7500, "currency": "eur" })),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut event = event(event_type);
+        event["id"] = format!("evt_cli_summary{i}").into();
+        event["created"] = (start + 3600 * (i as i64 + 1)).into();
+        event["data"]["object"] = object;
+        assert_eq!(app.post_event("/webhooks/stripe", &event, SECRET).await.0, 200);
+    }
+    eventually(20, "routed", || async {
+        app.state
+            .store
+            .unrouted_events(10)
+            .await
+            .unwrap()
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    eventually(20, "the next summary scheduled", || async {
+        (!app.state.store.jobs(false, 10).await.unwrap().is_empty()).then_some(())
+    })
+    .await;
+    app.stop().await;
+
+    let png = dir.path().join("chart.png");
+    let (code, stdout, stderr) = run(
+        &[
+            "summary",
+            "--receiver",
+            "console",
+            "--period",
+            "1d",
+            "--png",
+            png.to_str().unwrap(),
+        ],
+        &config,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("Daily summary"), "{stdout}");
+    assert!(stdout.contains("(Europe/Paris)"), "{stdout}");
+    let received = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("Payments received"))
+        .unwrap();
+    assert!(
+        received.contains(" 2 ") && received.contains("€100.00 EUR"),
+        "{received}"
+    );
+    let bytes = std::fs::read(&png).unwrap();
+    let reader = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .unwrap();
+    assert_eq!((reader.info().width, reader.info().height), (900, 420));
+    assert!(stderr.contains("chart written"), "{stderr}");
+
+    let (code, stdout, stderr) = run(&["schedule", "list", "--json"], &config);
+    assert_eq!(code, 0, "{stderr}");
+    let job: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(job["kind"], "summary");
+    assert_eq!(job["receiver"], "console");
+    assert_eq!(job["status"], "pending");
+    assert!(job["due_at"].as_str().unwrap().ends_with('Z'));
+
+    let (code, _, stderr) = run(
+        &["summary", "--receiver", "console", "--period", "36h"],
+        &config,
+    );
+    assert_eq!(code, 2, "a period of whole days: {stderr}");
+    assert!(stderr.contains("whole days"), "{stderr}");
+    let (code, _, stderr) = run(&["summary", "--receiver", "nobody"], &config);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no receiver \"nobody\""), "{stderr}");
+}

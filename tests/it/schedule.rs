@@ -346,6 +346,10 @@ async fn an_unpaid_invoice_gets_three_follow_ups_then_is_abandoned_and_handed_of
             text.contains("Send reminder e-mail"),
             "the dunning button: {text}"
         );
+        assert!(
+            !text.contains("jenny.rosen@example.com"),
+            "the customer's e-mail is redacted: {text}"
+        );
     }
     let last = s.replies("follow-up 3 of 3")[0].to_string();
     assert!(last.contains("Abandoned"), "{last}");
