@@ -9,7 +9,9 @@
 //! ```
 //!
 //! The amounts follow a fixed pseudo-random sequence, so two runs on the
-//! same day draw the same chart.
+//! same day draw the same chart. `--scale N` multiplies the payments (for
+//! timing the summary over a bigger store); the time the command took is
+//! printed.
 
 mod common;
 
@@ -44,9 +46,9 @@ fn event(id: usize, event_type: &str, created: i64, object: Value) -> Value {
     })
 }
 
-/// The week: about 40 payments a day, a few failures (most recovered the
-/// next day), refunds and disputes, in EUR.
-fn week(end: i64) -> Vec<Value> {
+/// Two weeks: 26 to 60 payments a day, a few failures (most recovered the
+/// next day), refunds, and disputes in the second week, in EUR.
+fn week(end: i64, scale: usize) -> Vec<Value> {
     let mut rng = Sequence(2026);
     let mut events = Vec::new();
     let mut n = 0;
@@ -54,9 +56,10 @@ fn week(end: i64) -> Vec<Value> {
         n += 1;
         n
     };
-    for day in 0..7i64 {
-        let base = end - (7 - day) * 86_400;
-        let payments = 30 + rng.next(20) as usize + day as usize * 2;
+    // Two weeks: the summary compares the second with the first.
+    for day in 0..14i64 {
+        let base = end - (14 - day) * 86_400;
+        let payments = (26 + rng.next(20) as usize + day as usize) * scale;
         for _ in 0..payments {
             let at = base + rng.next(86_400) as i64;
             let amount = 1_900 + rng.next(12_000) as i64;
@@ -86,7 +89,7 @@ fn week(end: i64) -> Vec<Value> {
                 }),
             ));
             // Two in three are paid on a later try, a day later.
-            if rng.next(3) > 0 && day < 6 {
+            if rng.next(3) > 0 && day < 13 {
                 let id = next();
                 events.push(event(id, "invoice.paid", at + 86_400, json!({
                     "id": invoice, "object": "invoice", "amount_paid": amount, "amount_due": amount,
@@ -166,28 +169,54 @@ timezone = "Europe/Paris"
         chrono::Utc::now().timestamp_millis(),
         7,
     );
-    let events = week(end);
+    let scale = args
+        .iter()
+        .position(|a| a == "--scale")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    let events = week(end, scale);
     let client = reqwest::Client::new();
-    let secret = Secret::new(SECRET);
-    for event in &events {
-        let body = event.to_string();
-        let header = signature::sign(body.as_bytes(), &[&secret], chrono::Utc::now().timestamp());
-        let status = client
-            .post(format!("http://127.0.0.1:{port}/webhooks/stripe"))
-            .header("Stripe-Signature", header)
-            .header("Content-Type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert!(status.is_success(), "{status}");
+    let url = format!("http://127.0.0.1:{port}/webhooks/stripe");
+    // 32 at a time: a busy hour, not one request after another.
+    for chunk in events.chunks(32) {
+        let mut posts = tokio::task::JoinSet::new();
+        for event in chunk {
+            let body = event.to_string();
+            let header = signature::sign(
+                body.as_bytes(),
+                &[&Secret::new(SECRET)],
+                chrono::Utc::now().timestamp(),
+            );
+            let request = client
+                .post(&url)
+                .header("Stripe-Signature", header)
+                .header("Content-Type", "application/json")
+                .body(body);
+            posts.spawn(async move { request.send().await.map(|r| r.status()) });
+        }
+        while let Some(answer) = posts.join_next().await {
+            let status = answer.unwrap().unwrap();
+            assert!(status.is_success(), "{status}");
+        }
     }
     // Routed (each event's case recorded) before the summary reads them.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let store = stripe_chatops::store::open(
+        &format!("sqlite://{}", dir.path().join("events.db").display()),
+        1,
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    while !store.unrouted_events(1).await.unwrap().is_empty()
+        && started.elapsed() < Duration::from_secs(300)
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let _ = server.kill();
     let _ = server.wait();
     eprintln!("{} events posted; the summary:", events.len());
+    let started = std::time::Instant::now();
     let status = std::process::Command::new(service_binary("summary_week"))
         .args(["summary", "--config"])
         .arg(&config)
@@ -195,4 +224,9 @@ timezone = "Europe/Paris"
         .status()
         .unwrap();
     assert!(status.success());
+    eprintln!(
+        "summary of {} events: {:.0} ms (process start, SQL, chart and PNG included)",
+        events.len(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
 }

@@ -328,16 +328,22 @@ impl Deliverer {
         self.metrics.case(outcome.name());
         // What the new state calls for on a clock: reminders, follow-ups,
         // an escalation; and what it no longer does.
-        self.plan_follow_ups(
-            snapshot,
-            receiver,
-            &row,
-            &plan_view,
-            &head_phase,
-            outcome,
-            card.severity,
-        )
-        .await?;
+        // The card is out and recorded: a store error here is logged, and
+        // the case's next event plans again.
+        if let Err(error) = self
+            .plan_follow_ups(
+                snapshot,
+                receiver,
+                &row,
+                &plan_view,
+                &head_phase,
+                outcome,
+                card.severity,
+            )
+            .await
+        {
+            tracing::warn!(receiver = %receiver.name, case = %case_key, error = %crate::telemetry::chain(&error), "schedule: cannot schedule a case's follow-ups");
+        }
         // A card posted without Stripe's details is completed when Stripe
         // answers: now (a late read) or by the sweep (after a failure or a restart).
         match enriched {

@@ -76,9 +76,12 @@ fn draw(title: &str, group: &Group, pixels: &mut [u8]) -> Result<(), ChartError>
     let mut chart = ChartBuilder::on(&root)
         .caption(title, (FONT, 22).into_font().style(FontStyle::Bold))
         .margin(16)
+        // Room for the last day's label.
+        .margin_right(40)
         .x_label_area_size(36)
         .y_label_area_size(80)
-        .build_cartesian_2d(0..days, 0.0..top)
+        // The first day at the left edge, the last at the right.
+        .build_cartesian_2d(0..(days - 1).max(1), 0.0..top)
         .map_err(|e| err(&e))?;
     let labels: Vec<String> = group
         .days
@@ -88,6 +91,8 @@ fn draw(title: &str, group: &Group, pixels: &mut [u8]) -> Result<(), ChartError>
     chart
         .configure_mesh()
         .disable_x_mesh()
+        .light_line_style(RGBColor(0xf0, 0xf0, 0xf0))
+        .y_labels(6)
         .x_labels(days.min(10))
         .x_label_formatter(&|i| labels.get(*i).cloned().unwrap_or_default())
         .y_desc(currency.to_uppercase())

@@ -204,6 +204,17 @@ async fn jobs_of(app: &TestApp, case: &str) -> Vec<stripe_chatops::store::Job> {
     app.state.store.jobs_of_case(case).await.unwrap()
 }
 
+/// Waits until every job due on `clock` has run (none pending or running):
+/// what the schedule does at this time is done, and the test may look.
+async fn settled(app: &TestApp, clock: &Clock) {
+    eventually(20, "every due job run", || async {
+        let now = clock.now_ms();
+        let jobs = app.state.store.jobs(false, 1000).await.unwrap();
+        jobs.iter().all(|j| j.job.due_at_ms > now).then_some(())
+    })
+    .await;
+}
+
 /// Waits until a case's card is out and `n` jobs of `kind` are pending:
 /// only then may the test move the clock.
 async fn scheduled(app: &TestApp, case: &str, kind: &str, n: usize) {
@@ -310,7 +321,7 @@ async fn no_reminder_after_the_evidence_is_submitted() {
             .all(|j| j.outcome.as_deref() == Some("evidence submitted"))
     );
     s.pass(72);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    settled(&s.app, &s.clock).await;
     assert!(s.replies("reminder 2 of 3").is_empty());
     assert!(s.replies("reminder 3 of 3").is_empty());
     s.app.stop().await;
@@ -401,7 +412,7 @@ async fn the_ticket_webhook_gets_the_abandoned_case() {
     scheduled(&s.app, "in_unpaid2", "unpaid_reminder", 3).await;
     for hours in [2, 22, 24] {
         s.pass(hours);
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        settled(&s.app, &s.clock).await;
     }
     let ticket = eventually(20, "the ticket", || async {
         helpdesk.state.posts("webhook").into_iter().next()
@@ -443,7 +454,7 @@ async fn paid_after_the_first_follow_up_cancels_the_rest() {
         "{cancelled:?}"
     );
     s.pass(72);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    settled(&s.app, &s.clock).await;
     assert!(s.replies("follow-up 2 of 3").is_empty());
     assert!(s.replies("follow-up 3 of 3").is_empty());
     let case = s
@@ -495,7 +506,7 @@ async fn a_restart_between_reminders_neither_skips_nor_repeats_one() {
         late.to_string().contains("late"),
         "it says it is late: {late}"
     );
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    settled(&s.app, &s.clock).await;
     assert_eq!(s.replies("reminder 1 of 3").len(), 1, "not repeated");
     assert_eq!(s.replies("reminder 2 of 3").len(), 1);
     let jobs = jobs_of(&s.app, "dp_restart").await;
@@ -543,7 +554,7 @@ async fn two_replicas_send_each_reminder_once() {
         })
         .await;
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    settled(&s.app, &s.clock).await;
     for step in 1..=3 {
         assert_eq!(
             s.replies(&format!("reminder {step} of 3")).len(),
@@ -612,7 +623,7 @@ mention = "<!subteam^S0LEADS>"
     assert!(text.contains("<!subteam^S0LEADS>"), "{text}");
     assert!(text.contains("dp_escalate"), "{text}");
     s.clock.advance(Duration::from_secs(2 * HOUR));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    settled(&s.app, &s.clock).await;
     assert_eq!(
         s.top_level("C0ONCALL").len(),
         1,
