@@ -40,7 +40,7 @@ use super::{Budget, Deliverer, backoff, idempotency_key, summary};
 /// A job is late when it runs this long after it was due.
 const LATE_AFTER_MS: i64 = 5 * 60_000;
 /// Jobs claimed per pass over a receiver.
-const JOBS_PER_PASS: u32 = 20;
+pub(super) const JOBS_PER_PASS: usize = 20;
 /// Runs of a failing job before it is given up.
 const MAX_JOB_ATTEMPTS: i64 = 5;
 /// Waits between runs of a failing job.
@@ -279,19 +279,27 @@ impl Deliverer {
         Ok(())
     }
 
-    /// Runs a receiver's due jobs, under its lease (see the module).
+    /// Runs a batch of a receiver's due jobs, under its lease (see the
+    /// module); returns how many it claimed.
     pub(super) async fn run_jobs(
         &self,
         snapshot: &Snapshot,
         receiver: &Receiver,
         budget: Option<&Budget>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<usize, StoreError> {
         let now = self.clock.now_ms();
         let lease = snapshot.config.delivery.lease.as_millis() as i64;
         let jobs = self
             .store
-            .claim_jobs(&receiver.name, &self.owner, now, now + lease, JOBS_PER_PASS)
+            .claim_jobs(
+                &receiver.name,
+                &self.owner,
+                now,
+                now + lease,
+                JOBS_PER_PASS as u32,
+            )
             .await?;
+        let claimed = jobs.len();
         let chat = self.chats.for_destination(&receiver.destination).cloned();
         for job in jobs {
             let kind = job.job.kind.name();
@@ -351,7 +359,7 @@ impl Deliverer {
                 }
             }
         }
-        Ok(())
+        Ok(claimed)
     }
 
     async fn run_job(

@@ -295,12 +295,22 @@ impl Deliverer {
             let budget = self
                 .budgets(&snapshot)
                 .for_destination(&receiver.destination);
+            // A full batch may leave more due: the next one runs after one
+            // message (or at once when the queue is empty).
+            let mut more_jobs = false;
             if tokio::time::Instant::now() >= next_jobs {
-                next_jobs = tokio::time::Instant::now() + followup::JOB_CHECK_EVERY;
-                self.run_jobs(&snapshot, receiver, budget.as_ref()).await?;
+                let ran = self.run_jobs(&snapshot, receiver, budget.as_ref()).await?;
+                more_jobs = ran >= followup::JOBS_PER_PASS;
+                next_jobs = tokio::time::Instant::now();
+                if !more_jobs {
+                    next_jobs += followup::JOB_CHECK_EVERY;
+                }
             }
             let lease = snapshot.config.delivery.lease;
             let Some(item) = self.store.next_in_queue(receiver_name, now_ms()).await? else {
+                if more_jobs {
+                    continue;
+                }
                 return Ok(());
             };
             let wait = item.next_attempt_at_ms - now_ms();
