@@ -30,5 +30,7 @@ CREATE INDEX jobs_by_case ON jobs (case_key, case_receiver);
 ALTER TABLE cases ADD COLUMN assignee TEXT;
 ALTER TABLE cases ADD COLUMN abandoned_at_ms INTEGER;
 
--- Summaries count events by their `created` time.
-CREATE INDEX events_by_type_created ON events (event_type, created);
+-- Summaries count events by their `created` time. One integer column:
+-- appended at its right edge as events arrive, it costs an insert little
+-- (an index on (event_type, created) cost ingest about 10 % more CPU).
+CREATE INDEX events_by_created ON events (created);

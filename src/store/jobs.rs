@@ -10,8 +10,9 @@
 //! stay, with their outcome, for `stripe-chatops schedule list --all`.
 //!
 //! A summary's numbers are computed here in SQL over the events' JSON
-//! (`json_extract` on SQLite, `jsonb` on PostgreSQL), grouped by case so
-//! that one payment told by three events (`charge.succeeded`,
+//! (`json_extract` on SQLite, `jsonb` on PostgreSQL), over the events'
+//! `created` index, grouped by case (through `case_aliases`) so that one
+//! payment told by three events (`charge.succeeded`,
 //! `payment_intent.succeeded`, `invoice.paid`) counts once.
 
 use async_trait::async_trait;
@@ -234,22 +235,29 @@ pub struct MoneyLine {
     pub hour: i64,
 }
 
-/// The SQL text of one JSON field of an event's object, as a number or text.
-pub fn json_field(backend: &str, field: &str, number: bool) -> String {
+/// The SQL text of one JSON field of the object of the event aliased
+/// `table`, as a number or text.
+pub fn json_field(backend: &str, table: &str, field: &str, number: bool) -> String {
     if backend == "postgres" {
-        let text = format!("((e.payload::jsonb) #>> '{{data,object,{field}}}')");
+        let text = format!("(({table}.payload::jsonb) #>> '{{data,object,{field}}}')");
         if number {
             format!("({text})::bigint")
         } else {
             text
         }
     } else {
-        format!("json_extract(e.payload, '$.data.object.{field}')")
+        format!("json_extract({table}.payload, '$.data.object.{field}')")
     }
 }
 
+/// How far back a failure counts for "recovered after failure": Stripe's
+/// retries of a payment span at most about two months.
+pub const RECOVERY_WINDOW_SECS: i64 = 62 * 86_400;
+
 /// The query of a measure between `$1` and `$2` (Unix seconds, `created`):
-/// one row per account, mode and currency (and hour, `by_hour`).
+/// one row per account, mode and currency (and hour, `by_hour`). An event
+/// counts once per case: its object's id is looked up in `case_aliases`
+/// (by primary key), which names the case of every id the pipeline saw.
 pub fn measure_sql(backend: &str, measure: Measure, by_hour: bool) -> String {
     let list = |types: &[&str]| {
         types
@@ -258,26 +266,33 @@ pub fn measure_sql(backend: &str, measure: Measure, by_hour: bool) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let json = |table: &str, field: &str, number: bool| json_field(backend, table, field, number);
     let amount = format!(
         "COALESCE({}, 0)",
         measure
             .amount_fields()
             .iter()
-            .map(|f| json_field(backend, f, true))
+            .map(|f| json("e", f, true))
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let currency = format!(
-        "LOWER(COALESCE({}, ''))",
-        json_field(backend, "currency", false)
-    );
-    let status = json_field(backend, "status", false);
+    let currency = format!("LOWER(COALESCE({}, ''))", json("e", "currency", false));
+    let case_of = |table: &str, alias: &str| {
+        format!(
+            "COALESCE({alias}.case_key, {}, {table}.event_id)",
+            json(table, "id", false)
+        )
+    };
+    let status = json("e", "status", false);
     let extra = match measure {
         Measure::DisputesWon => format!(" AND {status} = 'won'"),
         Measure::DisputesLost => format!(" AND {status} = 'lost'"),
         Measure::Recovered => format!(
-            " AND ce.case_key IN (SELECT fc.case_key FROM case_events fc JOIN events f ON f.seq = fc.event_seq \
-               WHERE f.event_type IN ({}) AND f.created < $2)",
+            " AND {} IN (SELECT {} FROM events f LEFT JOIN case_aliases fa ON fa.object_id = {} \
+               WHERE f.event_type IN ({}) AND f.created >= $1 - {RECOVERY_WINDOW_SECS} AND f.created < $2)",
+            case_of("e", "ca"),
+            case_of("f", "fa"),
+            json("f", "id", false),
             list(FAILED_TYPES)
         ),
         _ => String::new(),
@@ -287,17 +302,18 @@ pub fn measure_sql(backend: &str, measure: Measure, by_hour: bool) -> String {
     } else {
         ("CAST(0 AS BIGINT)", "CAST(0 AS BIGINT)")
     };
+    let case = case_of("e", "ca");
     format!(
         "SELECT account, livemode, currency, COUNT(*) AS n, CAST(SUM(amount) AS BIGINT) AS total, {hour_out} AS hour FROM (
            SELECT e.account AS account, e.livemode AS livemode, {currency} AS currency,
-                  COALESCE(ce.case_key, e.event_id) AS case_id, MAX({amount}) AS amount, {hour_in} AS hour
-           FROM events e LEFT JOIN case_events ce ON ce.event_seq = e.seq
-           WHERE e.event_type IN ({}) AND e.created >= $1 AND e.created < $2{extra}
-           GROUP BY e.account, e.livemode, {currency}, COALESCE(ce.case_key, e.event_id)
-         ) t GROUP BY account, livemode, currency{} ORDER BY account, livemode, currency{}",
-        list(measure.types()),
-        if by_hour { ", hour" } else { "" },
-        if by_hour { ", hour" } else { "" },
+                  {case} AS case_id, MAX({amount}) AS amount, {hour_in} AS hour
+           FROM events e LEFT JOIN case_aliases ca ON ca.object_id = {id}
+           WHERE e.event_type IN ({types}) AND e.created >= $1 AND e.created < $2{extra}
+           GROUP BY e.account, e.livemode, {currency}, {case}
+         ) t GROUP BY account, livemode, currency{by} ORDER BY account, livemode, currency{by}",
+        id = json("e", "id", false),
+        types = list(measure.types()),
+        by = if by_hour { ", hour" } else { "" },
     )
 }
 
@@ -733,12 +749,12 @@ mod tests {
     #[test]
     fn json_fields_per_backend() {
         assert_eq!(
-            json_field("sqlite", "amount", true),
+            json_field("sqlite", "e", "amount", true),
             "json_extract(e.payload, '$.data.object.amount')"
         );
         assert_eq!(
-            json_field("postgres", "currency", false),
-            "((e.payload::jsonb) #>> '{data,object,currency}')"
+            json_field("postgres", "f", "currency", false),
+            "((f.payload::jsonb) #>> '{data,object,currency}')"
         );
     }
 }
