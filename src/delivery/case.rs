@@ -339,6 +339,7 @@ impl Deliverer {
                 &head_phase,
                 outcome,
                 card.severity,
+                case.as_ref().map(|c| c.state.as_str()),
             )
             .await
         {

@@ -62,6 +62,17 @@ const CASE_KINDS: [JobKind; 4] = [
     JobKind::Escalate,
 ];
 
+/// The states in which a case gets jobs: a dispute, unpaid money, a
+/// critical card (an early fraud warning, a failed payout). A case that
+/// settles from any other state has none to cancel.
+const SCHEDULING_STATES: [&str; 5] = [
+    "disputed",
+    "payment_failed",
+    "open",
+    "fraud_warning",
+    "failed",
+];
+
 /// What a job did.
 enum Ran {
     /// Done: what it did.
@@ -132,7 +143,8 @@ pub(super) fn card_hash(platform: crate::platform::Platform, card: &Card) -> Str
 
 impl Deliverer {
     /// Schedules what a case's new state calls for, and cancels what it no
-    /// longer does (see the module). Called after its card was saved.
+    /// longer does (see the module); `previous` is the state the case's
+    /// card showed before. Called after its card was saved.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn plan_follow_ups(
         &self,
@@ -143,6 +155,7 @@ impl Deliverer {
         phase: &Phase,
         change: Change,
         severity: Severity,
+        previous: Option<&str>,
     ) -> Result<(), StoreError> {
         let (name, key) = (receiver.name.as_str(), case.case_key.as_str());
         if key.starts_with("group:") {
@@ -151,10 +164,13 @@ impl Deliverer {
         let schedule = &snapshot.config.schedule;
         let now = self.clock.now_ms();
         if phase.settled || phase.state == "expired" {
-            let reason = format!("the {} is {}", phase.noun, phase.label);
-            self.store
-                .cancel_jobs(name, key, &CASE_KINDS, &reason, now)
-                .await?;
+            // Only a case that stood where jobs are made can have any.
+            if previous.is_some_and(|state| SCHEDULING_STATES.contains(&state)) {
+                let reason = format!("the {} is {}", phase.noun, phase.label);
+                self.store
+                    .cancel_jobs(name, key, &CASE_KINDS, &reason, now)
+                    .await?;
+            }
             return Ok(());
         }
         let mut jobs = Vec::new();

@@ -167,15 +167,19 @@ impl Deliverer {
     /// The receivers with something due: every one in the outbox (`full`),
     /// or, on a wake, the configured ones not already being sent, each
     /// checked along its own index (cheap under a backlog of any size).
-    async fn due(&self, now: i64, full: bool) -> Result<Vec<String>, StoreError> {
-        let mut due = self.store.due_job_receivers(self.clock.now_ms()).await?;
+    /// Scheduled jobs are looked for on the tick (`full`) only: they are
+    /// due by the clock, not woken by new deliveries. Returns the receivers
+    /// and, of them, those with jobs due.
+    async fn due(&self, now: i64, full: bool) -> Result<(Vec<String>, Vec<String>), StoreError> {
         if full {
-            for receiver in self.store.due_receivers(now).await? {
-                if !due.contains(&receiver) {
-                    due.push(receiver);
+            let jobs = self.store.due_job_receivers(self.clock.now_ms()).await?;
+            let mut due = self.store.due_receivers(now).await?;
+            for receiver in &jobs {
+                if !due.contains(receiver) {
+                    due.push(receiver.clone());
                 }
             }
-            return Ok(due);
+            return Ok((due, jobs));
         }
         let names: Vec<String> = {
             let running = self.lock_running();
@@ -187,12 +191,13 @@ impl Deliverer {
                 .cloned()
                 .collect()
         };
+        let mut due = Vec::new();
         for name in names {
-            if !due.contains(&name) && self.store.is_due(&name, now).await? {
+            if self.store.is_due(&name, now).await? {
                 due.push(name);
             }
         }
-        Ok(due)
+        Ok((due, Vec::new()))
     }
 
     async fn start_due(
@@ -203,7 +208,8 @@ impl Deliverer {
     ) -> Result<(), StoreError> {
         let now = now_ms();
         let config = self.live.get();
-        for receiver in self.due(now, full).await? {
+        let (due, with_jobs) = self.due(now, full).await?;
+        for receiver in due {
             if self.lock_running().contains(&receiver) {
                 continue;
             }
@@ -222,12 +228,13 @@ impl Deliverer {
                 continue;
             }
             self.lock_running().insert(receiver.clone());
+            let jobs_due = with_jobs.contains(&receiver);
             let this = self.clone();
             let stop = stop.clone();
             tasks.spawn(async move {
                 let lost = Arc::new(AtomicBool::new(false));
                 let renewer = tokio::spawn(this.clone().renew(receiver.clone(), lost.clone()));
-                if let Err(error) = this.drain(&receiver, &lost, stop).await {
+                if let Err(error) = this.drain(&receiver, &lost, stop, jobs_due).await {
                     tracing::error!(receiver = %receiver, error = %crate::telemetry::chain(&error), "delivery: queue stopped on a store error; it resumes on the next tick");
                 }
                 renewer.abort();
@@ -274,15 +281,20 @@ impl Deliverer {
         }
     }
 
-    /// Sends a receiver's queue until it is empty, its head waits for later, or `stop`.
+    /// Sends a receiver's queue until it is empty, its head waits for later,
+    /// or `stop`; `jobs_due`: it has scheduled jobs due, run first.
     async fn drain(
         &self,
         receiver_name: &str,
         lost: &AtomicBool,
         mut stop: watch::Receiver<bool>,
+        jobs_due: bool,
     ) -> Result<(), StoreError> {
-        // Scheduled jobs run first, then between messages now and then.
+        // Due jobs run first, then, in a long queue, between messages now and then.
         let mut next_jobs = tokio::time::Instant::now();
+        if !jobs_due {
+            next_jobs += followup::JOB_CHECK_EVERY;
+        }
         loop {
             if *stop.borrow() || lost.load(Ordering::Relaxed) {
                 return Ok(());
