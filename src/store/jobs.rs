@@ -515,31 +515,41 @@ macro_rules! impl_jobs {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(StoreError::db("listing due jobs"))?;
-                let mut claimed = Vec::new();
-                for row in &rows {
-                    let mut job = $crate::store::jobs::job_from_row(row)
-                        .map_err(StoreError::db("reading a job"))?;
-                    // Only one process wins the conditional update.
-                    let won = sqlx::query(
-                        "UPDATE jobs SET status = 'running', lease_owner = $1, lease_until_ms = $2, attempts = attempts + 1
-                         WHERE id = $3 AND (status = 'pending' OR (status = 'running' AND lease_until_ms < $4))",
-                    )
-                    .bind(owner)
-                    .bind(lease_until_ms)
-                    .bind(job.id)
-                    .bind(now_ms)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(StoreError::db("claiming a job"))?
-                    .rows_affected()
-                        == 1;
-                    if won {
-                        job.status = "running".to_owned();
-                        job.attempts += 1;
-                        claimed.push(job);
-                    }
+                let candidates = rows
+                    .iter()
+                    .map($crate::store::jobs::job_from_row)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(StoreError::db("reading a job"))?;
+                if candidates.is_empty() {
+                    return Ok(candidates);
                 }
-                Ok(claimed)
+                // One transaction (one commit) for the batch; each row is
+                // won by one process only, by its conditional update.
+                $crate::store::in_write_tx(&self.pool, BEGIN_WRITE, async |tx| {
+                    let mut claimed = Vec::new();
+                    for mut job in candidates {
+                        let won = sqlx::query(
+                            "UPDATE jobs SET status = 'running', lease_owner = $1, lease_until_ms = $2, attempts = attempts + 1
+                             WHERE id = $3 AND (status = 'pending' OR (status = 'running' AND lease_until_ms < $4))",
+                        )
+                        .bind(owner)
+                        .bind(lease_until_ms)
+                        .bind(job.id)
+                        .bind(now_ms)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected()
+                            == 1;
+                        if won {
+                            job.status = "running".to_owned();
+                            job.attempts += 1;
+                            claimed.push(job);
+                        }
+                    }
+                    Ok(claimed)
+                })
+                .await
+                .map_err(StoreError::db("claiming jobs"))
             }
 
             async fn finish_job(

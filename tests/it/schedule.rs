@@ -984,7 +984,15 @@ every = "daily"
     );
     assert!(card.body["text"].as_str().unwrap().contains("$100.00 USD"));
     // Each summary ran once and the next one is scheduled a day later.
-    let jobs = app.state.store.jobs(true, 20).await.unwrap();
+    let jobs = eventually(20, "every summary recorded as done", || async {
+        let jobs = app.state.store.jobs(true, 20).await.unwrap();
+        let done = jobs
+            .iter()
+            .filter(|j| j.job.kind.name() == "summary" && j.status == "done")
+            .count();
+        (done == 3).then_some(jobs)
+    })
+    .await;
     let summaries: Vec<_> = jobs
         .iter()
         .filter(|j| j.job.kind.name() == "summary")
