@@ -484,8 +484,17 @@ impl Deliverer {
                     late,
                     case_key,
                 });
-                self.post_line(receiver, budget, chat, job, &line, &card_ref, false)
-                    .await?;
+                self.post_line(
+                    receiver,
+                    budget,
+                    chat,
+                    job,
+                    &line,
+                    Some(&card_ref),
+                    false,
+                    None,
+                )
+                .await?;
                 Ok(Ran::Done(format!("reminded: {phrase}")))
             }
             JobKind::UnpaidReminder => {
@@ -535,8 +544,17 @@ impl Deliverer {
                 } else {
                     line.actions.clear();
                 }
-                self.post_line(receiver, budget, chat, job, &line, &card_ref, false)
-                    .await?;
+                self.post_line(
+                    receiver,
+                    budget,
+                    chat,
+                    job,
+                    &line,
+                    Some(&card_ref),
+                    false,
+                    None,
+                )
+                .await?;
                 if !last {
                     return Ok(Ran::Done(format!("follow-up {step} of {of} posted")));
                 }
@@ -576,21 +594,17 @@ impl Deliverer {
                         &after,
                         case_key,
                     );
-                    let mut payload = crate::chat::render(platform, &line);
-                    if let Some(mention) = mention {
-                        crate::chat::with_mention(platform, &mut payload, mention);
-                    }
-                    let out = Outbound {
-                        payload,
-                        card: &line,
-                        idempotency_key: idempotency_key("j", &receiver.name, &job.job.job_key),
-                        reply_to: Some(card_ref.clone()),
-                        linked: true,
-                    };
-                    let _permit = self.pace(budget).await;
-                    chat.post(&receiver.destination, &out)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    self.post_line(
+                        receiver,
+                        budget,
+                        chat,
+                        job,
+                        &line,
+                        Some(&card_ref),
+                        true,
+                        mention,
+                    )
+                    .await?;
                     return Ok(Ran::Done(
                         "called on the mention in the case's thread".to_owned(),
                     ));
@@ -619,29 +633,17 @@ impl Deliverer {
                         .await
                         .map_err(store_error)?;
                 }
-                let mut payload = crate::chat::render(platform, &card);
-                if let Some(mention) = mention {
-                    crate::chat::with_mention(platform, &mut payload, mention);
-                }
-                let out = Outbound {
-                    payload,
-                    card: &card,
-                    idempotency_key: idempotency_key("e", &receiver.name, &job.job.job_key),
-                    reply_to: None,
-                    linked: false,
-                };
-                let _permit = self.pace(budget).await;
-                chat.post(&receiver.destination, &out)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                self.post_line(receiver, budget, chat, job, &card, None, false, mention)
+                    .await?;
                 Ok(Ran::Done(format!("posted again to {}", receiver.name)))
             }
             JobKind::Summary => unreachable!("handled above"),
         }
     }
 
-    /// Posts a follow-up's line in the case's thread (`linked`: to the
-    /// channel too).
+    /// Posts a follow-up's message: a line in the case's thread
+    /// (`reply_to`; `linked`: to the channel too), or a card of its own;
+    /// calling on `mention` where there is one. Its key is the job's.
     #[allow(clippy::too_many_arguments)]
     async fn post_line(
         &self,
@@ -650,14 +652,20 @@ impl Deliverer {
         chat: &Arc<dyn Chat>,
         job: &Job,
         line: &Card,
-        card_ref: &MessageRef,
+        reply_to: Option<&MessageRef>,
         linked: bool,
+        mention: Option<&str>,
     ) -> Result<(), String> {
+        let platform = receiver.destination.platform();
+        let mut payload = crate::chat::render(platform, line);
+        if let Some(mention) = mention {
+            crate::chat::with_mention(platform, &mut payload, mention);
+        }
         let out = Outbound {
-            payload: crate::chat::render(receiver.destination.platform(), line),
+            payload,
             card: line,
             idempotency_key: idempotency_key("j", &receiver.name, &job.job.job_key),
-            reply_to: Some(card_ref.clone()),
+            reply_to: reply_to.cloned(),
             linked,
         };
         let _permit = self.pace(budget).await;

@@ -444,6 +444,22 @@ where
     })
 }
 
+/// Reads `jobs` rows of either backend.
+pub fn jobs_from_rows<R>(rows: &[R]) -> Result<Vec<Job>, StoreError>
+where
+    R: sqlx::Row,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    rows.iter()
+        .map(job_from_row)
+        .collect::<Result<_, _>>()
+        .map_err(StoreError::db("reading jobs"))
+}
+
 /// Implements [`Jobs`] for a backend with a sqlx pool in `pool`; `$backend`
 /// picks the JSON functions of its SQL.
 macro_rules! impl_jobs {
@@ -515,11 +531,7 @@ macro_rules! impl_jobs {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(StoreError::db("listing due jobs"))?;
-                let candidates = rows
-                    .iter()
-                    .map($crate::store::jobs::job_from_row)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(StoreError::db("reading a job"))?;
+                let candidates = $crate::store::jobs::jobs_from_rows(&rows)?;
                 if candidates.is_empty() {
                     return Ok(candidates);
                 }
@@ -654,10 +666,7 @@ macro_rules! impl_jobs {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(StoreError::db("listing jobs"))?;
-                rows.iter()
-                    .map($crate::store::jobs::job_from_row)
-                    .collect::<Result<_, _>>()
-                    .map_err(StoreError::db("reading jobs"))
+                $crate::store::jobs::jobs_from_rows(&rows)
             }
 
             async fn jobs_of_case(&self, case_key: &str) -> Result<Vec<$crate::store::jobs::Job>, StoreError> {
@@ -669,10 +678,7 @@ macro_rules! impl_jobs {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(StoreError::db("listing a case's jobs"))?;
-                rows.iter()
-                    .map($crate::store::jobs::job_from_row)
-                    .collect::<Result<_, _>>()
-                    .map_err(StoreError::db("reading jobs"))
+                $crate::store::jobs::jobs_from_rows(&rows)
             }
 
             async fn summary_money(
