@@ -245,23 +245,14 @@ impl Action for Assign {
             user_id: &click.user_id,
             idempotency_key: format!("stripe-chatops-{}", ctx.token.token.token),
         };
-        match crate::chat::ticket::post(url, &ticket).await {
-            TicketAnswer::Created => ActionOutcome::new(
-                format!("{taken} · ticket created"),
-                "done",
-                "assigned; ticket posted",
-            ),
-            TicketAnswer::Refused(status) => ActionOutcome::new(
-                format!("{taken} · the ticket failed (HTTP {status})"),
-                "failed",
-                format!("ticket webhook answered HTTP {status}"),
-            ),
-            TicketAnswer::Unreachable(error) => ActionOutcome::new(
-                format!("{taken} · the ticket failed (helpdesk unreachable)"),
-                "failed",
-                format!("ticket webhook unreachable: {error}"),
-            ),
-        }
+        let answer = crate::chat::ticket::post(url, &ticket).await;
+        let (audit, said) = answer.summary();
+        let detail = match &answer {
+            TicketAnswer::Created => "assigned; ticket posted".to_owned(),
+            TicketAnswer::Refused(status) => format!("ticket webhook answered HTTP {status}"),
+            TicketAnswer::Unreachable(error) => format!("ticket webhook unreachable: {error}"),
+        };
+        ActionOutcome::new(format!("{taken} · {said}"), audit, detail)
     }
 }
 

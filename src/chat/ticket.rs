@@ -56,6 +56,20 @@ pub enum TicketAnswer {
     Unreachable(String),
 }
 
+impl TicketAnswer {
+    /// The audit outcome (`done` or `failed`) and what a card line says of it.
+    pub fn summary(&self) -> (&'static str, String) {
+        match self {
+            Self::Created => ("done", "ticket created".to_owned()),
+            Self::Refused(status) => ("failed", format!("the ticket failed (HTTP {status})")),
+            Self::Unreachable(_) => (
+                "failed",
+                "the ticket failed (helpdesk unreachable)".to_owned(),
+            ),
+        }
+    }
+}
+
 /// Posts a ticket to `url`, with an `Idempotency-Key` and a 10 s timeout.
 pub async fn post(url: &str, ticket: &Ticket<'_>) -> TicketAnswer {
     let answer = reqwest::Client::new()

@@ -8,7 +8,7 @@ use crate::routing::Matcher;
 use crate::store::{self, NewSilence, now_ms};
 
 /// Unix milliseconds as RFC 3339, or `-`.
-fn at(ms: Option<i64>) -> String {
+pub(super) fn at(ms: Option<i64>) -> String {
     ms.and_then(chrono::DateTime::from_timestamp_millis)
         .map_or_else(
             || "-".to_owned(),

@@ -3,19 +3,11 @@
 
 use std::path::Path;
 
+use super::cases::at;
 use crate::config::Config;
 use crate::delivery::summary;
 use crate::render::{chart, summary as summary_cards};
 use crate::store::{self, now_ms};
-
-/// Unix milliseconds as RFC 3339, or `-`.
-fn at(ms: Option<i64>) -> String {
-    ms.and_then(chrono::DateTime::from_timestamp_millis)
-        .map_or_else(
-            || "-".to_owned(),
-            |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        )
-}
 
 /// `schedule list`: the pending jobs by due time (or every job, `all`).
 pub(super) async fn list(config: &Config, all: bool, limit: u32, json: bool) -> anyhow::Result<()> {
@@ -88,7 +80,8 @@ pub(super) async fn print(
         print!("{}", summary_cards::text(&numbers));
     }
     if let Some(path) = png {
-        let Some(group) = summary::chart_group(&numbers) else {
+        // The first group: live money first, then by account and currency.
+        let Some(group) = numbers.groups.first() else {
             anyhow::bail!("no payment in this period: there is no chart to write");
         };
         let title = format!("{title} · {}", group.currency.to_uppercase());

@@ -30,7 +30,7 @@ use crate::event::EventView;
 use crate::event::case::{Change, Phase};
 use crate::event::facts::ObjectKind;
 use crate::render::card::Severity;
-use crate::render::time::countdown;
+use crate::render::time::{absolute, countdown, span};
 use crate::render::{Card, chart, followup as cards, summary as summary_cards};
 use crate::store::{CaseMark, CaseRow, Job, JobKind, NewJob, StoreError};
 
@@ -81,10 +81,9 @@ enum Ran {
     Cancelled(String),
 }
 
-/// `72h`, `2 days 4 h`, `30 min`: a duration for people.
+/// `3 days`, `2 days 4 h`, `30 min`: a duration for people.
 fn human(duration: Duration) -> String {
-    let secs = duration.as_secs() as i64;
-    countdown(secs, 0).trim_start_matches("due in ").to_owned()
+    span(duration.as_secs())
 }
 
 /// Whether a dispute still waits for its evidence.
@@ -134,6 +133,11 @@ fn next_countdown(due: i64, now_secs: i64, every: Duration) -> Option<i64> {
         due + ((now_secs - due) / every + 1) * every
     };
     (at <= due + COUNTDOWN_AFTER_DUE_SECS).then_some(at)
+}
+
+/// A store failure as a job's outcome: the whole cause chain.
+fn store_error(error: StoreError) -> String {
+    crate::telemetry::chain(&error).to_string()
 }
 
 /// The hash of a card as a platform gets it: an unchanged card is not edited.
@@ -396,7 +400,6 @@ impl Deliverer {
         else {
             return Ok(Ran::Cancelled("the job names no case".to_owned()));
         };
-        let store_error = |e: StoreError| crate::telemetry::chain(&e).to_string();
         let Some(case) = self
             .store
             .case(case_receiver, case_key)
@@ -442,7 +445,7 @@ impl Deliverer {
                 };
                 let now = self.clock.now_secs();
                 let edited = self
-                    .refresh_card(snapshot, receiver, budget, chat, &case, &card_ref)
+                    .refresh_card(snapshot, receiver, budget, chat, &case, view.clone())
                     .await?;
                 if job.job.kind == JobKind::Countdown {
                     if let Some(at) =
@@ -465,9 +468,7 @@ impl Deliverer {
                     )));
                 }
                 let phrase = countdown(due, now);
-                let due_at = chrono::DateTime::<chrono::Utc>::from_timestamp(due, 0)
-                    .map(|t| t.format("%b %-d, %H:%M UTC").to_string())
-                    .unwrap_or_default();
+                let due_at = absolute(due);
                 let line = cards::dispute_reminder(&cards::DisputeReminder {
                     countdown: &phrase,
                     due_at: &due_at,
@@ -558,10 +559,8 @@ impl Deliverer {
                 if !last {
                     return Ok(Ran::Done(format!("follow-up {step} of {of} posted")));
                 }
-                self.abandon(
-                    snapshot, receiver, budget, chat, &case, &card_ref, &view, hand_off,
-                )
-                .await?;
+                self.abandon(snapshot, receiver, budget, chat, &case, &view, hand_off)
+                    .await?;
                 Ok(Ran::Done(format!(
                     "follow-up {step} of {of} posted; abandoned{}",
                     hand_off
@@ -675,8 +674,8 @@ impl Deliverer {
             .map_err(|e| e.to_string())
     }
 
-    /// Renders a case's card again (its countdown, a new note) and edits it
-    /// when it changed. Returns whether it was edited.
+    /// Renders a case's card again from its head `view` (its countdown, a
+    /// new note) and edits it when it changed. Returns whether it was edited.
     async fn refresh_card(
         &self,
         snapshot: &Snapshot,
@@ -684,17 +683,9 @@ impl Deliverer {
         budget: Option<&Budget>,
         chat: &Arc<dyn Chat>,
         case: &CaseRow,
-        card_ref: &MessageRef,
+        view: EventView,
     ) -> Result<bool, String> {
-        let store_error = |e: StoreError| crate::telemetry::chain(&e).to_string();
-        // Re-read: a note may have been added since the job read the case.
-        let case = self
-            .store
-            .case(&case.receiver, &case.case_key)
-            .await
-            .map_err(store_error)?
-            .unwrap_or_else(|| case.clone());
-        let Some((_, _, view)) = self.head_of(&case).await.map_err(store_error)? else {
+        let Some(card_ref) = case.message_ref.as_deref().and_then(MessageRef::from_json) else {
             return Ok(false);
         };
         let Some(case_recv) = snapshot.config.receivers.get(&case.receiver) else {
@@ -705,7 +696,7 @@ impl Deliverer {
                 snapshot,
                 case_recv,
                 &case.case_key,
-                Some(&case),
+                Some(case),
                 view,
                 case.head_delivery_id,
                 false,
@@ -729,7 +720,9 @@ impl Deliverer {
         };
         {
             let _permit = self.pace(budget).await;
-            chat.edit(card_ref, &out).await.map_err(|e| e.to_string())?;
+            chat.edit(&card_ref, &out)
+                .await
+                .map_err(|e| e.to_string())?;
         }
         self.store
             .set_card_hash(&case.receiver, &case.case_key, &hash)
@@ -749,15 +742,11 @@ impl Deliverer {
         budget: Option<&Budget>,
         chat: &Arc<dyn Chat>,
         case: &CaseRow,
-        card_ref: &MessageRef,
         view: &EventView,
         hand_off: Option<&str>,
     ) -> Result<(), String> {
-        let store_error = |e: StoreError| crate::telemetry::chain(&e).to_string();
         let now = self.clock.now_ms();
-        let at = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(now)
-            .map(|t| t.format("%b %-d, %H:%M UTC").to_string())
-            .unwrap_or_default();
+        let at = absolute(now / 1000);
         let line = match hand_off {
             Some(to) => {
                 format!("Abandoned at {at}: no payment after the last follow-up · handed to {to}")
@@ -793,15 +782,9 @@ impl Deliverer {
         };
         let (outcome, detail) = match &ticket {
             None => ("done", line.clone()),
-            Some(crate::chat::ticket::TicketAnswer::Created) => {
-                ("done", format!("{line} · ticket created"))
-            }
-            Some(crate::chat::ticket::TicketAnswer::Refused(status)) => (
-                "failed",
-                format!("{line} · the ticket failed (HTTP {status})"),
-            ),
-            Some(crate::chat::ticket::TicketAnswer::Unreachable(error)) => {
-                ("failed", format!("{line} · the ticket failed: {error}"))
+            Some(answer) => {
+                let (outcome, said) = answer.summary();
+                (outcome, format!("{line} · {said}"))
             }
         };
         self.store
@@ -818,7 +801,14 @@ impl Deliverer {
             })
             .await
             .map_err(store_error)?;
-        self.refresh_card(snapshot, receiver, budget, chat, case, card_ref)
+        // The card as it stands now, with the note just added.
+        let case = self
+            .store
+            .case(&case.receiver, &case.case_key)
+            .await
+            .map_err(store_error)?
+            .unwrap_or_else(|| case.clone());
+        self.refresh_card(snapshot, receiver, budget, chat, &case, view.clone())
             .await?;
         Ok(())
     }
@@ -867,7 +857,7 @@ impl Deliverer {
             schedule.timezone,
         )
         .await
-        .map_err(|e| crate::telemetry::chain(&e).to_string())?;
+        .map_err(store_error)?;
         let platform = receiver.destination.platform();
         let mut charts = 0;
         let mut missing = Vec::new();
@@ -912,7 +902,7 @@ impl Deliverer {
         self.store
             .schedule_jobs(&[summary_job(schedule, index, next)], self.clock.now_ms())
             .await
-            .map_err(|e| crate::telemetry::chain(&e).to_string())?;
+            .map_err(store_error)?;
         let mut what = format!(
             "{} card(s), {charts} chart(s): {}",
             numbers.groups.len().max(1),

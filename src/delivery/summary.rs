@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 
 use crate::config::Config;
 use crate::config::schedule::{Every, SummarySchedule};
-use crate::render::summary::{Day, Group, GroupKey, Summary, groups_of};
+use crate::render::summary::{Day, GroupKey, Summary, groups_of};
 use crate::store::{Measure, Store, StoreError};
 
 /// The first time after `after_ms` (Unix ms) that `schedule` is due, Unix ms.
@@ -172,12 +172,6 @@ pub fn title_of(every: Every) -> &'static str {
         Every::Daily => "Daily summary",
         Every::Weekly(_) => "Weekly summary",
     }
-}
-
-/// The group the chart of a summary is drawn for: the one with the most
-/// money received (live first).
-pub fn chart_group(summary: &Summary) -> Option<&Group> {
-    summary.groups.first()
 }
 
 #[cfg(test)]

@@ -10,9 +10,7 @@ use serde_json::{Value, json};
 use crate::event::EventView;
 use crate::redact::{RedactionPolicy, mask_card_numbers};
 
-use chrono::{DateTime, Utc};
-
-use super::time::{countdown, days_left, when, words};
+use super::time::{absolute, countdown, days_left, when, words};
 
 /// Free text safe to show: card numbers masked, surrounding space trimmed.
 /// (Line breaks are the template formatter's business: it flattens every value.)
@@ -164,9 +162,7 @@ pub fn build(view: &EventView, policy: &RedactionPolicy, account_name: &str, now
             Some(0) => ("no response possible".to_owned(), None, None),
             Some(at) => {
                 let phrase = countdown(at, now);
-                let date = DateTime::<Utc>::from_timestamp(at, 0)
-                    .map(|t| t.format("%b %-d, %H:%M UTC").to_string())
-                    .unwrap_or_default();
+                let date = absolute(at);
                 (
                     format!("{phrase} ({date})"),
                     Some(phrase),

@@ -4,11 +4,18 @@ use chrono::{DateTime, Utc};
 
 /// `Mar 14, 09:00 UTC (in 3 days)` for `at`, relative to `now` (Unix seconds).
 pub fn when(at: i64, now: i64) -> String {
-    let Some(time) = DateTime::<Utc>::from_timestamp(at, 0) else {
-        return String::new();
-    };
-    let absolute = time.format("%b %-d, %H:%M UTC");
+    let absolute = absolute(at);
+    if absolute.is_empty() {
+        return absolute;
+    }
     format!("{absolute} ({})", relative(at - now))
+}
+
+/// `Mar 14, 09:00 UTC` for `at` (Unix seconds); empty when out of range.
+pub fn absolute(at: i64) -> String {
+    DateTime::<Utc>::from_timestamp(at, 0)
+        .map(|time| time.format("%b %-d, %H:%M UTC").to_string())
+        .unwrap_or_default()
 }
 
 /// `in 3 days`, `2 hours ago`, `now`.
@@ -51,7 +58,7 @@ pub fn countdown(at: i64, now: i64) -> String {
 /// `6 days 14 h`, `1 day`, `20 h`, `35 min`, `less than a minute`: to the
 /// nearest minute, then whole units (a reminder due 72 h before a deadline
 /// that runs a second late still reads "3 days").
-fn span(secs: u64) -> String {
+pub fn span(secs: u64) -> String {
     let secs = if secs >= 60 {
         (secs + 30) / 60 * 60
     } else {

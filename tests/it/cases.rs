@@ -13,24 +13,6 @@ use crate::support::*;
 
 const SIGNING_SECRET: &str = "slack-signing-secret-0123";
 
-/// Quick retries and a pace no test waits on (the fakes run unlimited).
-const FAST: &str = r#"
-[delivery]
-retry_schedule = ["100ms", "300ms"]
-give_up_after = "2m"
-lease = "3s"
-[delivery.slack]
-per_destination = "50/s"
-burst = 50
-[delivery.discord]
-per_destination = "50/s"
-burst = 50
-[delivery.telegram]
-per_destination = "50/s"
-burst = 50
-per_group = "3000/m"
-"#;
-
 /// An event of `event_type` about object `id`, created at `created`.
 fn about(event_type: &str, id: &str, created: i64, edit: impl Fn(&mut Value)) -> Value {
     let mut event = event(event_type);

@@ -21,24 +21,6 @@ use crate::support::*;
 const SIGNING_SECRET: &str = "slack-signing-secret-0123";
 const HOUR: u64 = 3600;
 
-/// Quick retries, short leases, and a pace no test waits on.
-const FAST: &str = r#"
-[delivery]
-retry_schedule = ["100ms", "300ms"]
-give_up_after = "2m"
-lease = "3s"
-[delivery.slack]
-per_destination = "50/s"
-burst = 50
-[delivery.discord]
-per_destination = "50/s"
-burst = 50
-[delivery.telegram]
-per_destination = "50/s"
-burst = 50
-per_group = "3000/m"
-"#;
-
 fn config(database: &TestDatabase, slack: &Fake, stripe: &Fake, extra: &str) -> String {
     format!(
         r#"

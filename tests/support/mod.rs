@@ -213,6 +213,25 @@ webhook_secrets = ["{EU_SECRET}"]
     )
 }
 
+/// `[delivery]` for tests of cases and schedules: quick retries, a short
+/// lease, and a pace no test waits on (every platform's budget at 50/s).
+pub const FAST: &str = r#"
+[delivery]
+retry_schedule = ["100ms", "300ms"]
+give_up_after = "2m"
+lease = "3s"
+[delivery.slack]
+per_destination = "50/s"
+burst = 50
+[delivery.discord]
+per_destination = "50/s"
+burst = 50
+[delivery.telegram]
+per_destination = "50/s"
+burst = 50
+per_group = "3000/m"
+"#;
+
 /// A running app.
 pub struct TestApp {
     /// Where it listens.
