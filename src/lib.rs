@@ -171,6 +171,7 @@ pub async fn run_with(
         chats.clone(),
         enricher.clone(),
         state.metrics.clone(),
+        state.pipeline_wake.clone(),
     ));
     let clicks: Arc<dyn ClickHandler> = actions.clone();
     state.clicks = Some(clicks.clone());

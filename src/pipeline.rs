@@ -21,6 +21,10 @@ use crate::routing::Silences;
 use crate::store::{NewDelivery, Routed, Store, StoreError, StoredEvent};
 use crate::telemetry::Metrics;
 
+/// The route name of a payment request's deliveries (they follow the
+/// request, not a `[[routes]]` entry).
+pub const PAYMENT_REQUEST_ROUTE: &str = "payment_request";
+
 /// Events routed per store round trip.
 const BATCH: u32 = 200;
 
@@ -50,9 +54,20 @@ pub fn routing_for(
     };
     let case_ids = case_ids(&view);
     let silenced_by = silences.silencing(&view, &case_ids);
-    let deliveries: Vec<NewDelivery> = config
-        .router
-        .route(&view)
+    // A payment request's own "requested" event goes to its card's receiver
+    // only; its sessions' Stripe events go there as well as where routes say.
+    let request_receiver = view
+        .checkout
+        .as_ref()
+        .and_then(|c| c.request.as_ref())
+        .and_then(|r| r.receiver.as_deref())
+        .filter(|name| config.receivers.contains_key(*name));
+    let routed = if view.event_type == crate::event::PAYMENT_REQUESTED {
+        Vec::new()
+    } else {
+        config.router.route(&view)
+    };
+    let mut deliveries: Vec<NewDelivery> = routed
         .into_iter()
         .map(|found| {
             let mut delivery = NewDelivery::new(found.receiver, found.route);
@@ -64,6 +79,14 @@ pub fn routing_for(
             delivery
         })
         .collect();
+    if let Some(receiver) = request_receiver
+        && !deliveries.iter().any(|d| d.receiver == receiver)
+    {
+        let mut delivery = NewDelivery::new(receiver, PAYMENT_REQUEST_ROUTE);
+        // A request is never folded into a digest; a silence holds it as any card.
+        delivery.silenced_by = silenced_by;
+        deliveries.push(delivery);
+    }
     let receivers: Vec<&str> = deliveries.iter().map(|d| d.receiver.as_str()).collect();
     tracing::debug!(event_id = %stored.event.event_id, event_type = %stored.event.event_type, receivers = ?receivers, silenced_by, "event routed");
     Routed {
@@ -110,11 +133,76 @@ pub async fn route_pending(config: &Config, store: &dyn Store) -> Result<(usize,
             .filter(|d| d.silenced_by.is_some())
             .count() as u64;
         store.record_routing(decided, now).await?;
+        settle_payment_requests(store, &events, now).await?;
         routed += events.len();
         if events.len() < BATCH as usize {
             return Ok((routed, silenced));
         }
     }
+}
+
+/// Records how Stripe says a payment request's link ended (paid, expired,
+/// payment failed) on the request, and in the audit log under the asker,
+/// once: the request's conditional update decides which replica writes.
+async fn settle_payment_requests(
+    store: &dyn Store,
+    events: &[StoredEvent],
+    now: i64,
+) -> Result<(), StoreError> {
+    for stored in events {
+        let event_type = stored.event.event_type.as_str();
+        let status = match event_type {
+            "checkout.session.completed" | "checkout.session.async_payment_succeeded" => "paid",
+            "checkout.session.expired" => "expired",
+            "checkout.session.async_payment_failed" => "payment_failed",
+            _ => continue,
+        };
+        let Ok(view) = stored.view() else { continue };
+        let Some(checkout) = &view.checkout else {
+            continue;
+        };
+        let Some(request) = &checkout.request else {
+            continue;
+        };
+        // A completed session whose delayed payment is still on its way is not paid yet.
+        let status = if status == "paid" && checkout.payment_status.as_deref() == Some("unpaid") {
+            "processing"
+        } else {
+            status
+        };
+        let session = view.object_id.clone().unwrap_or_default();
+        let outcome = format!("{status} ({event_type}, {})", stored.event.event_id);
+        if !store
+            .settle_request(&request.id, status, &outcome, now)
+            .await?
+        {
+            continue;
+        }
+        let Some(row) = store.payment_request(&request.id).await? else {
+            continue;
+        };
+        let amount = view
+            .amount
+            .as_ref()
+            .map_or_else(String::new, |a| a.display.clone());
+        let (platform, user) = row.asker.split_once(':').unwrap_or(("", &row.asker));
+        let entry = crate::store::AuditEntry {
+            at_ms: now,
+            platform: platform.to_owned(),
+            user_id: user.to_owned(),
+            action: "request_payment".to_owned(),
+            event_id: Some(stored.event.event_id.clone()),
+            object_id: Some(session.clone()),
+            outcome: status.to_owned(),
+            detail: Some(format!(
+                "{amount} · {:?} · link {} · {session} · {status}",
+                row.description, request.link
+            )),
+            stripe_request_id: None,
+        };
+        store.append_audit(&entry).await?;
+    }
+    Ok(())
 }
 
 /// Runs the pipeline until `stop` turns true; `delivered` is notified after

@@ -36,6 +36,8 @@ pub struct ActionContext<'a> {
     pub click: &'a Click,
     /// `14:02 UTC`.
     pub at: String,
+    /// Wakes the pipeline (a new payment link's event is stored).
+    pub wake: &'a tokio::sync::Notify,
 }
 
 /// What an action did.
@@ -100,6 +102,7 @@ pub fn action_for(kind: ActionKind) -> Box<dyn Action> {
             mark: " ✅",
         }),
         ActionKind::Mute => Box::new(Mute),
+        ActionKind::RequestPayment => Box::new(super::payment::NewLink),
     }
 }
 

@@ -17,6 +17,7 @@ pub mod check;
 pub mod commands;
 pub mod kinds;
 pub mod lookup;
+pub mod payment;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -24,8 +25,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::chat::{
-    ChatCommand, Chats, Click, ClickHandler, ClickOutcome, LookupAnswer, LookupQuery, Press,
-    Verdict,
+    ChatCommand, Chats, Click, ClickHandler, ClickOutcome, LookupAnswer, LookupQuery, PaymentAsk,
+    Press, Verdict,
 };
 use crate::config::{ActionKind, LiveConfig, Snapshot};
 use crate::event::{EventView, Threshold};
@@ -46,6 +47,8 @@ pub struct Actions {
     stripe: StripeClient,
     enricher: Arc<Enricher>,
     metrics: Arc<Metrics>,
+    /// Wakes the pipeline when a payment link's event is stored.
+    pipeline_wake: Arc<tokio::sync::Notify>,
 }
 
 /// A click that passed every check: the config it was checked under, its
@@ -95,15 +98,18 @@ impl Early {
 }
 
 impl Actions {
-    /// The service; `enricher` reads from Stripe (and its client acts on it).
+    /// The service; `enricher` reads from Stripe (and its client acts on
+    /// it); `pipeline_wake` routes a payment link's event at once.
     pub fn new(
         live: Arc<LiveConfig>,
         store: Arc<dyn Store>,
         chats: Arc<Chats>,
         enricher: Arc<Enricher>,
         metrics: Arc<Metrics>,
+        pipeline_wake: Arc<tokio::sync::Notify>,
     ) -> Self {
         Self {
+            pipeline_wake,
             stripe: enricher.client().clone(),
             enricher,
             metrics,
@@ -126,6 +132,14 @@ impl Actions {
         let data = std::mem::take(&mut click.token);
         let press = Press::parse(&data);
         click.token = press.token().to_owned();
+        if let Press::CreateLink(request) | Press::CancelRequest(request) = press {
+            early.pass();
+            let create = matches!(press, Press::CreateLink(_));
+            return Ok(match self.press_request(&click, request, create).await {
+                Ok(said) => ClickOutcome::Reported(said),
+                Err(said) => ClickOutcome::Refused(said),
+            });
+        }
         if let Press::Cancel(token) = press {
             early.pass();
             self.cancel(snapshot, token).await?;
@@ -222,6 +236,7 @@ impl Actions {
             view: &checked.view,
             click,
             at: chrono::Utc::now().format("%H:%M UTC").to_string(),
+            wake: &self.pipeline_wake,
         };
         let outcome = kinds::action_for(kind).run(&context).await;
         self.audit(
@@ -351,6 +366,10 @@ impl ClickHandler for Actions {
 
     async fn lookup(&self, query: LookupQuery) -> LookupAnswer {
         self.answer_lookup(&query).await
+    }
+
+    async fn request_payment(&self, ask: PaymentAsk) -> LookupAnswer {
+        self.answer_payment(ask).await
     }
 
     async fn command(&self, command: ChatCommand) -> Option<String> {

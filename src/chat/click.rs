@@ -70,11 +70,26 @@ pub enum Press<'a> {
     Cancel(&'a str),
     /// One name of the "Assign…" picker.
     Pick(usize, &'a str),
+    /// "Create link" of a payment request's question: its request id.
+    CreateLink(&'a str),
+    /// "Cancel" of a payment request's question: its request id.
+    CancelRequest(&'a str),
 }
+
+/// The payload prefix of a payment request's "Create link" button.
+pub const CREATE_LINK_PREFIX: &str = "rq:";
+/// The payload prefix of a payment request's "Cancel" button.
+pub const CANCEL_REQUEST_PREFIX: &str = "rqx:";
 
 impl<'a> Press<'a> {
     /// Reads a button payload.
     pub fn parse(data: &'a str) -> Self {
+        if let Some(request) = data.strip_prefix(CREATE_LINK_PREFIX) {
+            return Self::CreateLink(request);
+        }
+        if let Some(request) = data.strip_prefix(CANCEL_REQUEST_PREFIX) {
+            return Self::CancelRequest(request);
+        }
         if let Some(token) = data.strip_prefix(CONFIRM_PREFIX) {
             return Self::Confirm(token);
         }
@@ -96,6 +111,7 @@ impl<'a> Press<'a> {
         match self {
             Self::Button(token) | Self::Confirm(token) | Self::Cancel(token) => token,
             Self::Pick(_, token) => token,
+            Self::CreateLink(request) | Self::CancelRequest(request) => request,
         }
     }
 }
@@ -177,6 +193,63 @@ pub enum LookupAnswer {
     Text(String),
 }
 
+/// A payment request asked from chat: `/stripe pay 49.99 EUR "Support
+/// deposit" jenny@example.com` (Slack, Discord), `/pay …` (Telegram), or
+/// the Slack form's fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentAsk {
+    /// Where it was asked.
+    pub platform: Platform,
+    /// Who asked (the platform's user id).
+    pub user_id: String,
+    /// How cards name them, without the `@`.
+    pub handle: String,
+    /// Platform role ids they hold (Discord roles; empty elsewhere).
+    pub platform_roles: Vec<String>,
+    /// The channel or chat it was asked in (the form's chosen channel).
+    pub channel: Option<String>,
+    /// The platform's own id of this command (Slack's `trigger_id` or the
+    /// form's view id, Discord's interaction id, Telegram's chat and
+    /// message): the same id is the same request.
+    pub origin: String,
+    /// What was asked.
+    pub form: PaymentForm,
+    /// Whether the platform's own form was the confirmation (the Slack
+    /// form's Submit): no second question is asked.
+    pub confirmed: bool,
+}
+
+/// What a payment request says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentForm {
+    /// The command's words after `pay`: `49.99 EUR Support deposit jenny@example.com 2h`.
+    Text(String),
+    /// A form's fields, each as typed.
+    Fields {
+        /// `49.99`.
+        amount: String,
+        /// `EUR`.
+        currency: String,
+        /// What it is for.
+        description: String,
+        /// `cus_…` or an e-mail address; may be empty.
+        customer: String,
+        /// How long the link stays payable (`2h`); empty for `[payments] link_ttl`.
+        expires: String,
+    },
+}
+
+impl PaymentAsk {
+    /// The asker, as roles see them.
+    pub fn asker(&self) -> Clicker<'_> {
+        Clicker {
+            platform: self.platform,
+            user_id: &self.user_id,
+            platform_roles: &self.platform_roles,
+        }
+    }
+}
+
 /// Acts on presses and commands; implemented by the actions service.
 #[async_trait]
 pub trait ClickHandler: Send + Sync {
@@ -197,6 +270,11 @@ pub trait ClickHandler: Send + Sync {
 
     /// The private answer to a look-up.
     async fn lookup(&self, query: LookupQuery) -> LookupAnswer;
+
+    /// The private answer to a payment request: a question with "Create
+    /// link" / "Cancel" buttons (when `[actions.request_payment]` asks
+    /// first), the link made, or why not.
+    async fn request_payment(&self, ask: PaymentAsk) -> LookupAnswer;
 }
 
 #[cfg(test)]
@@ -211,6 +289,8 @@ mod tests {
         assert_eq!(Press::parse("p2:tABC"), Press::Pick(2, "tABC"));
         assert_eq!(Press::parse("p2:tABC").token(), "tABC");
         assert_eq!(Press::parse("px:tABC"), Press::Button("px:tABC"));
+        assert_eq!(Press::parse("rq:req_1"), Press::CreateLink("req_1"));
+        assert_eq!(Press::parse("rqx:req_1"), Press::CancelRequest("req_1"));
     }
 
     #[test]

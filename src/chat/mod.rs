@@ -25,7 +25,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub use click::{
-    ChatCommand, Click, ClickHandler, ClickOutcome, LookupAnswer, LookupQuery, Press, Verdict,
+    ChatCommand, Click, ClickHandler, ClickOutcome, LookupAnswer, LookupQuery, PaymentAsk,
+    PaymentForm, Press, Verdict,
 };
 pub use registry::{Chats, render, with_mention};
 

@@ -2,7 +2,8 @@
 //! which button, whether it asks first, and how long a button stays valid.
 //!
 //! Safe defaults: the actions that move money or e-mail a customer
-//! (`retry_payment`, `send_dunning`, `mark_uncollectible`, `void_invoice`)
+//! (`retry_payment`, `send_dunning`, `mark_uncollectible`, `void_invoice`,
+//! `request_payment`)
 //! are for the `finance` role only and ask for confirmation; the others
 //! (`assign`, `acknowledge`, `resolve`) are open to anyone in any role. A
 //! user in no role can do nothing.
@@ -37,11 +38,14 @@ pub enum ActionKind {
     /// "Mute similar for 1 h": a silence of this event type on this account
     /// (and customer, where the event has one).
     Mute,
+    /// A payment request from chat (`/stripe pay`, `/pay`, the Slack
+    /// form), and its "New link" button: `POST /v1/checkout/sessions`.
+    RequestPayment,
 }
 
 impl ActionKind {
     /// Every action.
-    pub const ALL: [ActionKind; 8] = [
+    pub const ALL: [ActionKind; 9] = [
         Self::RetryPayment,
         Self::SendDunning,
         Self::Assign,
@@ -50,6 +54,7 @@ impl ActionKind {
         Self::MarkUncollectible,
         Self::VoidInvoice,
         Self::Mute,
+        Self::RequestPayment,
     ];
 
     /// The name used in templates and `bot.toml`.
@@ -63,6 +68,7 @@ impl ActionKind {
             Self::MarkUncollectible => "mark_uncollectible",
             Self::VoidInvoice => "void_invoice",
             Self::Mute => "mute",
+            Self::RequestPayment => "request_payment",
         }
     }
 
@@ -75,7 +81,11 @@ impl ActionKind {
     pub fn is_sensitive(self) -> bool {
         matches!(
             self,
-            Self::RetryPayment | Self::SendDunning | Self::MarkUncollectible | Self::VoidInvoice
+            Self::RetryPayment
+                | Self::SendDunning
+                | Self::MarkUncollectible
+                | Self::VoidInvoice
+                | Self::RequestPayment
         )
     }
 }

@@ -18,6 +18,7 @@ pub mod delivery;
 pub mod discord;
 pub mod live;
 pub mod locate;
+pub mod payments;
 pub mod receivers;
 pub mod routes;
 pub mod schedule;
@@ -104,6 +105,8 @@ pub struct ConfigFile {
     pub escalation: Option<schedule::EscalationFile>,
     /// `[[summaries]]`: daily or weekly summaries with a chart.
     pub summaries: Vec<schedule::SummaryFile>,
+    /// `[payments]`: payment requests from chat.
+    pub payments: payments::PaymentsFile,
 }
 
 /// `[cards]`.
@@ -237,6 +240,8 @@ pub struct Config {
     pub cards: CardsFile,
     /// Reminders, countdowns, escalation and summaries.
     pub schedule: schedule::ScheduleConfig,
+    /// Payment requests from chat.
+    pub payments: payments::PaymentsConfig,
 }
 
 /// The receiver every event reaches when `bot.toml` has no `[route]`.

@@ -508,3 +508,45 @@ day = "monday"
             .any(|e| e.contains("\"@stranger\" is not one of [interactions] assignees"))
     );
 }
+
+#[test]
+fn payments_default_to_a_day_in_test_mode_and_mistakes_name_their_key() {
+    let text = format!("[stripe]\nwebhook_secrets = [\"{SECRET}\"]\n");
+    let config = load_str(&text, &no_env()).unwrap();
+    assert_eq!(config.payments.link_ttl, Duration::from_secs(24 * 3600));
+    assert!(!config.payments.allow_live);
+    assert_eq!(config.payments.receiver, None);
+    let policy = config
+        .interactions
+        .policy(crate::config::ActionKind::RequestPayment);
+    assert!(policy.confirm, "a payment request asks first");
+    assert_eq!(policy.allowed_roles, ["finance"]);
+
+    let errors = errors_of(&format!(
+        r#"[stripe]
+webhook_secrets = ["{SECRET}"]
+[payments]
+link_ttl = "10m"
+receiver = "nowhere"
+success_url = "ftp://example.com"
+"#
+    ));
+    for key in [
+        "payments.link_ttl",
+        "payments.receiver",
+        "payments.success_url",
+    ] {
+        assert!(
+            errors.iter().any(|e| e.starts_with(&format!("{key} "))),
+            "{key} in {errors:#?}"
+        );
+    }
+    assert!(
+        errors.iter().any(|e| e.contains("from 30m to 24h")),
+        "{errors:#?}"
+    );
+    let errors = errors_of(&format!(
+        "[stripe]\nwebhook_secrets = [\"{SECRET}\"]\n[payments]\nlink_ttl = \"25h\"\n"
+    ));
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+}

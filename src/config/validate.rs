@@ -44,6 +44,7 @@ impl ConfigFile {
             stripe,
             cards: self.cards.clone(),
             schedule: super::schedule::ScheduleConfig::default(),
+            payments: super::payments::PaymentsConfig::default(),
         };
         let schedule = super::schedule::validate(
             &self.reminders,
@@ -53,7 +54,12 @@ impl ConfigFile {
             &config.interactions.assignees,
             errors,
         );
-        let config = Config { schedule, ..config };
+        let payments = super::payments::validate(&self.payments, &config.receivers, errors);
+        let config = Config {
+            schedule,
+            payments,
+            ..config
+        };
         self.check_credentials(&config, errors);
         config
     }

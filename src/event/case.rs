@@ -117,8 +117,13 @@ pub fn case_ids(view: &EventView) -> Vec<String> {
                 ids.push(charge);
             }
         }
+        ObjectKind::CheckoutSession => {
+            // Every link of a payment request is one case, named after the request.
+            if let Some(request) = view.checkout.as_ref().and_then(|c| c.request.as_ref()) {
+                ids.insert(0, request.id.clone());
+            }
+        }
         ObjectKind::Subscription
-        | ObjectKind::CheckoutSession
         | ObjectKind::Payout
         | ObjectKind::Customer
         | ObjectKind::Other => {}
@@ -147,16 +152,7 @@ pub fn phase(view: &EventView) -> Phase {
             Phase::new("fraud_warning", "early fraud warning", "payment", 70).reopening()
         }
         ObjectKind::Subscription => subscription_phase(t, view),
-        ObjectKind::CheckoutSession => match t {
-            "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
-                Phase::new("completed", "completed", "checkout", 50).settling()
-            }
-            "checkout.session.async_payment_failed" => {
-                Phase::new("payment_failed", "payment failed", "checkout", 40).reopening()
-            }
-            "checkout.session.expired" => Phase::new("expired", "expired", "checkout", 40),
-            _ => Phase::new("open", "updated", "checkout", 10),
-        },
+        ObjectKind::CheckoutSession => checkout_phase(t, view),
         ObjectKind::Payout => match t {
             "payout.paid" => Phase::new("paid", "paid", "payout", 50).settling(),
             "payout.canceled" => Phase::new("canceled", "canceled", "payout", 50).settling(),
@@ -169,6 +165,44 @@ pub fn phase(view: &EventView) -> Phase {
         },
         ObjectKind::Other => Phase::new("updated", "updated", "object", 10),
     }
+}
+
+/// The rank a newer link of a payment request adds: every event of link
+/// `n + 1` outranks every event of link `n` (ranks of one link stay below 100).
+pub const LINK_RANK_STEP: u16 = 100;
+
+fn checkout_phase(event_type: &str, view: &EventView) -> Phase {
+    let request = view.checkout.as_ref().and_then(|c| c.request.as_ref());
+    let noun = if request.is_some() {
+        "payment request"
+    } else {
+        "checkout"
+    };
+    let completed = |state, label| Phase::new(state, label, noun, 50).settling();
+    let mut phase = match event_type {
+        "checkout.session.completed" => match view
+            .checkout
+            .as_ref()
+            .and_then(|c| c.payment_status.as_deref())
+        {
+            // A delayed payment method (SEPA, bank transfer) pays later:
+            // `async_payment_succeeded` or `_failed` will tell.
+            Some("unpaid") => Phase::new("processing", "completed, payment processing", noun, 30),
+            _ => completed("completed", "paid"),
+        },
+        "checkout.session.async_payment_succeeded" => completed("completed", "paid"),
+        "checkout.session.async_payment_failed" => {
+            Phase::new("payment_failed", "payment failed", noun, 40).reopening()
+        }
+        "checkout.session.expired" => Phase::new("expired", "expired", noun, 40),
+        super::PAYMENT_REQUESTED => Phase::new("open", "requested", noun, 10),
+        _ => Phase::new("open", "updated", noun, 10),
+    };
+    if let Some(request) = request {
+        let step = u16::try_from(request.link.saturating_sub(1).min(100)).unwrap_or(100);
+        phase.rank += LINK_RANK_STEP * step;
+    }
+    phase
 }
 
 fn invoice_phase(event_type: &str) -> Phase {
@@ -350,6 +384,17 @@ pub fn history_line(view: &EventView, change: Change, head: &Phase) -> String {
         line.push_str(&format!(" · {}", at.format("%b %-d, %H:%M UTC")));
     }
     line.push_str(&format!(" · {}", view.id));
+    // A payment request's new link is what the thread is for: the link itself.
+    if view.event_type == super::PAYMENT_REQUESTED
+        && let Some(url) = view.checkout.as_ref().and_then(|c| c.url.as_deref())
+    {
+        let link = view
+            .checkout
+            .as_ref()
+            .and_then(|c| c.request.as_ref())
+            .map_or(1, |r| r.link);
+        line.push_str(&format!(" · link {link}: {url}"));
+    }
     if change == Change::Kept && phase.state != head.state {
         line.push_str(&format!(
             " (an earlier event; the {} stays {})",

@@ -12,7 +12,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::facts::{CardInfo, Failure, ObjectKind, text};
+use super::facts::{CardInfo, Failure, LineItems, ObjectKind, text};
 use super::view::EventView;
 
 /// What the API added to a view.
@@ -30,6 +30,8 @@ pub struct Enrichment {
     pub subscription_status: Option<String>,
     /// The invoice's customer-facing page.
     pub hosted_invoice_url: Option<String>,
+    /// A Checkout Session's line items (events do not carry them).
+    pub line_items: Option<LineItems>,
 }
 
 impl Enrichment {
@@ -52,6 +54,8 @@ pub struct Needs {
     pub subscription: Option<String>,
     /// The customer whose name and e-mail the event lacks.
     pub customer: Option<String>,
+    /// The Checkout Session whose line items the card states.
+    pub line_items: Option<String>,
 }
 
 impl Needs {
@@ -101,6 +105,14 @@ pub fn needs(view: &EventView) -> Needs {
         && failed
     {
         needs.subscription = invoice.subscription.clone();
+    }
+    // What a shop's Checkout sold; a payment request's card already says what it is for.
+    if let Some(checkout) = &view.checkout
+        && checkout.line_items.is_none()
+        && checkout.request.is_none()
+        && view.event_type != super::PAYMENT_REQUESTED
+    {
+        needs.line_items = view.object_id.clone();
     }
     if view.customer.name.is_none()
         && view.customer.email.is_none()
@@ -201,6 +213,11 @@ impl EventView {
         }
         if self.customer.email.is_none() {
             self.customer.email.clone_from(&enrichment.customer_email);
+        }
+        if let Some(checkout) = &mut self.checkout
+            && checkout.line_items.is_none()
+        {
+            checkout.line_items.clone_from(&enrichment.line_items);
         }
         if let Some(invoice) = &mut self.invoice {
             if enrichment.subscription_status.is_some() {

@@ -50,7 +50,7 @@ impl ObjectKind {
             Self::PaymentIntent
         } else if starts("customer.subscription.") {
             Self::Subscription
-        } else if starts("checkout.session.") {
+        } else if starts("checkout.session.") || event_type == super::PAYMENT_REQUESTED {
             Self::CheckoutSession
         } else if starts("customer.") && !starts("customer.source.") && !starts("customer.tax_id.")
         {
@@ -199,6 +199,127 @@ pub struct SubscriptionInfo {
     pub cancellation_feedback: Option<String>,
     /// Whether a default payment method is set.
     pub has_payment_method: bool,
+}
+
+/// Checkout Session facts (`checkout.session.*`, and a payment request's
+/// own [`super::PAYMENT_REQUESTED`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CheckoutInfo {
+    /// `status`: `open`, `complete` or `expired`.
+    pub status: Option<String>,
+    /// `payment_status`: `paid`, `unpaid` or `no_payment_required`.
+    pub payment_status: Option<String>,
+    /// `mode`: `payment`, `subscription` or `setup`.
+    pub mode: Option<String>,
+    /// `url`: the customer's payment page, while the session is open.
+    pub url: Option<String>,
+    /// `after_expiration.recovery.url`: a new session for the same cart,
+    /// when Stripe made one on expiry.
+    pub recovery_url: Option<String>,
+    /// `expires_at`, Unix seconds.
+    pub expires_at: Option<i64>,
+    /// The line items, when the event carries them (`line_items`, expanded)
+    /// or the enrichment read them.
+    pub line_items: Option<LineItems>,
+    /// The payment request from chat this session is a link of.
+    pub request: Option<RequestInfo>,
+}
+
+/// A Checkout Session's line items, in brief.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LineItems {
+    /// How many were read.
+    pub count: usize,
+    /// Whether Stripe has more than were read.
+    pub more: bool,
+    /// The first item's description and quantity.
+    pub first: Option<String>,
+}
+
+impl LineItems {
+    /// Reads a list object (`{"data": [...], "has_more": …}`).
+    pub fn of_list(list: &Value) -> Option<Self> {
+        let data = list.get("data")?.as_array()?;
+        let first = data.first().and_then(|item| {
+            let description = text(item, "/description")
+                .or_else(|| text(item, "/price/product/name"))
+                .or_else(|| text(item, "/price/nickname"))?;
+            Some(match int(item, "/quantity") {
+                Some(quantity) if quantity != 1 => format!("{quantity} × {description}"),
+                _ => description,
+            })
+        });
+        Some(Self {
+            count: data.len(),
+            more: list.get("has_more").and_then(Value::as_bool) == Some(true),
+            first,
+        })
+    }
+}
+
+/// What makes a Checkout Session a payment request from chat: the
+/// `stripe_chatops_*` metadata the bot set when it created it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RequestInfo {
+    /// `stripe_chatops_request`: the request's id (`req_…`).
+    pub id: String,
+    /// `stripe_chatops_link`: which link of the request (1 for the first,
+    /// 2 after one "New link"…).
+    pub link: u32,
+    /// `stripe_chatops_receiver`: the receiver whose channel has the card.
+    pub receiver: Option<String>,
+    /// `stripe_chatops_asked_by`: who asked, as cards name people (`@alice`).
+    pub asked_by: Option<String>,
+    /// `stripe_chatops_for`: what the payment is for.
+    pub description: Option<String>,
+}
+
+/// The metadata keys of a payment request.
+pub mod request_keys {
+    /// The request's id.
+    pub const ID: &str = "stripe_chatops_request";
+    /// The link's number.
+    pub const LINK: &str = "stripe_chatops_link";
+    /// The receiver of its card.
+    pub const RECEIVER: &str = "stripe_chatops_receiver";
+    /// Who asked.
+    pub const ASKED_BY: &str = "stripe_chatops_asked_by";
+    /// What it is for.
+    pub const DESCRIPTION: &str = "stripe_chatops_for";
+}
+
+/// The payment request a session's metadata names, if any.
+pub(super) fn request_of(metadata: &BTreeMap<String, String>) -> Option<RequestInfo> {
+    let id = metadata.get(request_keys::ID).filter(|id| {
+        id.starts_with("req_")
+            && id.len() <= 64
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    })?;
+    Some(RequestInfo {
+        id: id.clone(),
+        link: metadata
+            .get(request_keys::LINK)
+            .and_then(|n| n.parse().ok())
+            .filter(|n| *n >= 1)
+            .unwrap_or(1),
+        receiver: metadata.get(request_keys::RECEIVER).cloned(),
+        asked_by: metadata.get(request_keys::ASKED_BY).cloned(),
+        description: metadata.get(request_keys::DESCRIPTION).cloned(),
+    })
+}
+
+/// The facts of a Checkout Session object.
+pub(super) fn checkout_of(object: &Value, metadata: &BTreeMap<String, String>) -> CheckoutInfo {
+    CheckoutInfo {
+        status: text(object, "/status"),
+        payment_status: text(object, "/payment_status"),
+        mode: text(object, "/mode"),
+        url: text(object, "/url"),
+        recovery_url: text(object, "/after_expiration/recovery/url"),
+        expires_at: int(object, "/expires_at"),
+        line_items: object.get("line_items").and_then(LineItems::of_list),
+        request: request_of(metadata),
+    }
 }
 
 /// Payout facts.

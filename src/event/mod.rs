@@ -7,10 +7,16 @@ pub mod enrichment;
 pub mod facts;
 pub mod links;
 pub mod money;
+pub mod request;
 pub mod view;
 
 pub use money::Threshold;
 pub use view::{EventView, ObjectKind};
+
+/// The event type of a payment request's link, as the bot stores it when it
+/// creates a Checkout Session from chat (Stripe sends no event for that):
+/// the card "Payment requested" opens the request's case.
+pub const PAYMENT_REQUESTED: &str = "stripe_chatops.payment_requested";
 
 /// The account name of the root endpoint, `POST /webhooks/stripe`; other
 /// accounts are the NAME of `[stripe.accounts.NAME]`.

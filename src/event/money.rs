@@ -132,6 +132,97 @@ impl fmt::Display for Money {
     }
 }
 
+/// The currencies Stripe can charge in (its presentment currencies, from
+/// Stripe's "Supported currencies" page), upper case. A payment request in
+/// any other code is refused before Stripe is asked.
+pub const STRIPE_CURRENCIES: &[&str] = &[
+    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
+    "BGN", "BHD", "BIF", "BMD", "BND", "BOB", "BRL", "BSD", "BWP", "BYN", "BZD", "CAD", "CDF",
+    "CHF", "CLP", "CNY", "COP", "CRC", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ETB",
+    "EUR", "FJD", "FKP", "GBP", "GEL", "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD", "HNL", "HTG",
+    "HUF", "IDR", "ILS", "INR", "ISK", "JMD", "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KRW",
+    "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "MAD", "MDL", "MGA", "MKD", "MMK",
+    "MNT", "MOP", "MUR", "MVR", "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR",
+    "NZD", "OMR", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB",
+    "RWF", "SAR", "SBD", "SCR", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "STD", "SZL", "THB",
+    "TJS", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS", "VND",
+    "VUV", "WST", "XAF", "XCD", "XOF", "XPF", "YER", "ZAR", "ZMW",
+];
+
+/// Currencies Stripe takes with two decimals but charges in whole units
+/// only (`PLATFORMS.md` §B): the decimals must be zero.
+const WHOLE_UNITS_ONLY: &[&str] = &["ISK", "UGX"];
+
+impl Money {
+    /// Reads an amount as a person types it (`49.99`, `49,99`, `5000`,
+    /// `1.230`) in `currency`, into Stripe's minor units, with Stripe's
+    /// rules: no more decimals than the currency has (JPY none, KWD
+    /// three), a three-decimal amount ending in 0, ISK and UGX in whole
+    /// units, more than zero, at most 8 digits (12 for IDR). The error is
+    /// the sentence to answer with.
+    pub fn parse_major(text: &str, currency: &str) -> Result<Self, String> {
+        let code = currency.trim().to_ascii_uppercase();
+        let currency = Currency::parse(&code)
+            .filter(|c| STRIPE_CURRENCIES.contains(&c.code()))
+            .ok_or_else(|| {
+                format!("{currency:?} is not a currency Stripe charges in (e.g. USD, EUR, JPY).")
+            })?;
+        let text = text.trim();
+        // A decimal comma ("49,99") is read as a point; "1,250" (three
+        // digits after it) is ambiguous and refused.
+        let normalised = match (text.contains('.'), text.split_once(',')) {
+            (false, Some((_, after))) if !after.contains(',') && after.len() != 3 => {
+                text.replacen(',', ".", 1)
+            }
+            _ => text.to_owned(),
+        };
+        let (whole, fraction) = normalised
+            .split_once('.')
+            .unwrap_or((normalised.as_str(), ""));
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty()
+            || !digits(whole)
+            || !digits(fraction)
+            || (normalised.contains('.') && fraction.is_empty())
+        {
+            return Err(format!(
+                "{text:?} is not an amount: write it like 49.99, without thousands separators."
+            ));
+        }
+        let exponent = currency.exponent() as usize;
+        let code = currency.code().to_owned();
+        if fraction.len() > exponent {
+            return Err(if exponent == 0 {
+                format!("{code} has no decimals: write a whole amount, e.g. 5000.")
+            } else {
+                format!("{code} has {exponent} decimals at most.")
+            });
+        }
+        let fraction = format!("{fraction:0<exponent$}");
+        if WHOLE_UNITS_ONLY.contains(&code.as_str()) && fraction.bytes().any(|b| b != b'0') {
+            return Err(format!("Stripe charges {code} in whole units only."));
+        }
+        if exponent == 3 && !fraction.ends_with('0') {
+            return Err(format!(
+                "Stripe charges {code} in steps of 0.010: the last decimal must be 0."
+            ));
+        }
+        let minor_digits = format!("{whole}{fraction}");
+        let minor_digits = minor_digits.trim_start_matches('0');
+        let most = if code == "IDR" { 12 } else { 8 };
+        if minor_digits.len() > most {
+            return Err(format!(
+                "That is more than Stripe takes in one payment ({most} digits in {code}'s smallest unit)."
+            ));
+        }
+        let minor: i64 = minor_digits.parse().unwrap_or(0);
+        if minor <= 0 {
+            return Err("The amount must be more than zero.".to_owned());
+        }
+        Ok(Self { minor, currency })
+    }
+}
+
 /// `amount_gte = { amount = 1000, currency = "usd" }`: an amount in major
 /// units of a currency, as routes and approval rules write it.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -178,6 +269,40 @@ mod tests {
         assert!(Currency::parse("us").is_none());
         assert!(Currency::parse("u$d").is_none());
         assert_eq!(Currency::parse("usd").unwrap().code(), "USD");
+    }
+
+    #[test]
+    fn typed_amounts_become_real_minor_units() {
+        let minor =
+            |text: &str, currency: &str| Money::parse_major(text, currency).map(|m| m.minor);
+        assert_eq!(minor("49.99", "eur"), Ok(4999));
+        assert_eq!(minor("49,99", "EUR"), Ok(4999));
+        assert_eq!(minor("49.9", "usd"), Ok(4990));
+        assert_eq!(minor("49", "usd"), Ok(4900));
+        assert_eq!(minor("5000", "JPY"), Ok(5000));
+        assert_eq!(minor("1.230", "KWD"), Ok(1230));
+        assert_eq!(minor("1.23", "kwd"), Ok(1230));
+        assert_eq!(minor("5000", "ISK"), Ok(500_000));
+        assert_eq!(minor("999999.99", "usd"), Ok(99_999_999));
+        assert_eq!(minor("9999999999", "idr"), Ok(999_999_999_900));
+        let refused = |text: &str, currency: &str, says: &str| {
+            let error = Money::parse_major(text, currency).unwrap_err();
+            assert!(error.contains(says), "{text} {currency}: {error}");
+        };
+        refused("49.99", "JPY", "JPY has no decimals");
+        refused("1.234", "KWD", "last decimal must be 0");
+        refused("1.2345", "KWD", "3 decimals at most");
+        refused("49.999", "EUR", "2 decimals at most");
+        refused("10.50", "ISK", "whole units only");
+        refused("49.99", "XXX", "not a currency Stripe charges in");
+        refused("49.99", "euro", "not a currency");
+        refused("1,250", "usd", "not an amount");
+        refused("-5", "usd", "not an amount");
+        refused("4e3", "usd", "not an amount");
+        refused("12.", "usd", "not an amount");
+        refused("0.00", "usd", "more than zero");
+        refused("1000000.00", "usd", "more than Stripe takes");
+        refused("", "usd", "not an amount");
     }
 
     #[test]

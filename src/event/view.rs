@@ -12,12 +12,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use super::facts::{
-    Amount, CardInfo, Customer, DisputeInfo, Failure, InvoiceInfo, ObjectKind, PayoutInfo,
-    SubscriptionInfo,
+    Amount, CardInfo, CheckoutInfo, Customer, DisputeInfo, Failure, InvoiceInfo, LineItems,
+    ObjectKind, PayoutInfo, RequestInfo, SubscriptionInfo,
 };
 
 use super::enrichment::{card_of, failure_of_charge, failure_of_payment_intent};
-use super::facts::{amount, customer_of, int, metadata_of, text};
+use super::facts::{amount, checkout_of, customer_of, int, metadata_of, text};
 use super::links::dashboard_url;
 
 /// The typed view of one event.
@@ -59,6 +59,8 @@ pub struct EventView {
     pub subscription: Option<SubscriptionInfo>,
     /// Payout facts (payout events).
     pub payout: Option<PayoutInfo>,
+    /// Checkout Session facts, and the payment request it belongs to.
+    pub checkout: Option<CheckoutInfo>,
     /// Keys of `data.previous_attributes`: what changed (`*.updated` events).
     pub changed: Vec<String>,
     /// The object's page in the Stripe Dashboard.
@@ -115,7 +117,10 @@ impl EventView {
             dashboard_url: object_id
                 .as_deref()
                 .and_then(|oid| dashboard_url(oid, livemode, connect_account.as_deref())),
-            event_url: dashboard_url(&id, livemode, connect_account.as_deref()),
+            // The bot's own events have no page in Stripe.
+            event_url: (event_type != super::PAYMENT_REQUESTED)
+                .then(|| dashboard_url(&id, livemode, connect_account.as_deref()))
+                .flatten(),
             id,
             kind,
             livemode,
@@ -132,6 +137,7 @@ impl EventView {
             dispute: None,
             subscription: None,
             payout: None,
+            checkout: None,
             changed: event
                 .pointer("/data/previous_attributes")
                 .and_then(Value::as_object)
@@ -214,7 +220,10 @@ impl EventView {
                         || text(object, "/default_source").is_some(),
                 });
             }
-            ObjectKind::CheckoutSession => view.amount = amount(object, "amount_total"),
+            ObjectKind::CheckoutSession => {
+                view.amount = amount(object, "amount_total");
+                view.checkout = Some(checkout_of(object, &view.metadata));
+            }
             ObjectKind::Payout => {
                 view.amount = amount(object, "amount");
                 view.payout = Some(PayoutInfo {

@@ -49,29 +49,40 @@ fn verify_slack(
 
 /// `POST /interactions/slack`: verified (v0 HMAC, 5-minute window), answered
 /// 200 at once; each click runs after, with notices to `response_url`.
-pub async fn slack(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> (StatusCode, String) {
+pub async fn slack(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(refused) = verify_slack(&state, &headers, &body, "interactivity") {
-        return refused;
+        return refused.into_response();
     }
     let payload = url::form_urlencoded::parse(&body)
         .find(|(key, _)| key == "payload")
         .and_then(|(_, value)| serde_json::from_str::<Value>(&value).ok());
     let Some(payload) = payload else {
-        return (
-            StatusCode::BAD_REQUEST,
-            "no JSON payload parameter\n".to_owned(),
-        );
+        return (StatusCode::BAD_REQUEST, "no JSON payload parameter\n").into_response();
     };
     let Some(handler) = state.clicks.clone() else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
-            "interactions are not running\n".to_owned(),
-        );
+            "interactions are not running\n",
+        )
+            .into_response();
     };
+    // The App's shortcut opens the payment request form.
+    if payload["type"] == "shortcut"
+        && payload["callback_id"] == slack::inbound::REQUEST_PAYMENT_CALLBACK
+    {
+        if let Some(trigger_id) = payload["trigger_id"].as_str() {
+            open_form(&state, trigger_id.to_owned(), None);
+        }
+        return (StatusCode::OK, String::new()).into_response();
+    }
+    // The form's Submit: a bad field is marked in the form at once.
+    if let Some((ask, response_url)) = slack::inbound::form_submission(&payload) {
+        if let Some(errors) = slack::inbound::form_errors(&ask) {
+            return Json(errors).into_response();
+        }
+        tokio::spawn(slack::inbound::run_payment(handler, ask, response_url));
+        return (StatusCode::OK, String::new()).into_response();
+    }
     let (clicks, response_url) = slack::inbound::clicks(&payload);
     for click in clicks {
         tokio::spawn(slack::inbound::run_click(
@@ -80,7 +91,27 @@ pub async fn slack(
             response_url.clone(),
         ));
     }
-    (StatusCode::OK, String::new())
+    (StatusCode::OK, String::new()).into_response()
+}
+
+/// Opens the payment request form after the acknowledgement (its
+/// `trigger_id` is valid for 3 seconds).
+fn open_form(state: &AppState, trigger_id: String, channel: Option<String>) {
+    let config = state.config();
+    let Some(token) = config.slack.bot_token.clone() else {
+        tracing::warn!("the payment request form needs [slack] bot_token");
+        return;
+    };
+    let ttl = humantime::format_duration(config.payments.link_ttl).to_string();
+    let view = slack::inbound::payment_form(channel.as_deref(), &ttl);
+    let base = config.slack.api_base_url.clone();
+    tokio::spawn(async move {
+        if let Err(error) =
+            slack::inbound::open_payment_form(&base, token.expose(), &trigger_id, &view).await
+        {
+            tracing::warn!(error = %error, "cannot open the Slack payment request form");
+        }
+    });
 }
 
 /// `POST /commands/slack`: the `/stripe …` slash command, verified as an
@@ -95,7 +126,7 @@ pub async fn slack_command(
         return refused;
     }
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
-    let Some((query, response_url)) = slack::inbound::command_lookup(&form) else {
+    let Some(command) = slack::inbound::slash_command(&form) else {
         return (StatusCode::BAD_REQUEST, "no user_id field\n".to_owned());
     };
     let Some(handler) = state.clicks.clone() else {
@@ -104,7 +135,18 @@ pub async fn slack_command(
             "interactions are not running\n".to_owned(),
         );
     };
-    tokio::spawn(slack::inbound::run_lookup(handler, query, response_url));
+    match command {
+        slack::inbound::SlashCommand::Lookup(query, response_url) => {
+            tokio::spawn(slack::inbound::run_lookup(handler, query, response_url));
+        }
+        slack::inbound::SlashCommand::Pay(ask, response_url) => {
+            tokio::spawn(slack::inbound::run_payment(handler, ask, response_url));
+        }
+        slack::inbound::SlashCommand::PayForm {
+            trigger_id,
+            channel,
+        } => open_form(&state, trigger_id, channel),
+    }
     (StatusCode::OK, String::new())
 }
 

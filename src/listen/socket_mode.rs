@@ -127,6 +127,21 @@ async fn on_command(
         state.get_user_state::<Arc<dyn ClickHandler>>().cloned()
     };
     if let Some(handler) = handler {
+        let text = event.text.clone().unwrap_or_default();
+        let user_id = event.user_id.to_string();
+        let channel = event.channel_id.to_string();
+        let trigger = event.trigger_id.to_string();
+        if let Some(ask) =
+            crate::chat::slack::inbound::pay_of(&text, &user_id, &user_id, Some(&channel), &trigger)
+        {
+            let response_url = Some(event.response_url.0.to_string());
+            tokio::spawn(crate::chat::slack::inbound::run_payment(
+                handler,
+                ask,
+                response_url,
+            ));
+            return Ok(SlackCommandEventResponse::new(SlackMessageContent::new()));
+        }
         let query = LookupQuery {
             platform: Platform::Slack,
             user_id: event.user_id.to_string(),

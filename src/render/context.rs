@@ -210,6 +210,47 @@ pub fn build(view: &EventView, policy: &RedactionPolicy, account_name: &str, now
             "failure_message": opt(payout.failure_message.as_ref()),
         })
     });
+    let checkout = view.checkout.as_ref().map(|checkout| {
+        let request = checkout.request.as_ref();
+        // A request's link is what its card is for; a shop's session links
+        // are customer-facing, shown only where the policy allows them.
+        let customer_link = |url: &Option<String>| {
+            url.as_ref()
+                .filter(|url| url.starts_with("https://"))
+                .filter(|_| request.is_some() || policy.customer_links)
+                .cloned()
+        };
+        let items = checkout.line_items.as_ref().map(|items| {
+            let count = if items.more {
+                format!("{}+", items.count)
+            } else {
+                items.count.to_string()
+            };
+            match &items.first {
+                Some(first) if items.count > 1 || items.more => {
+                    format!("{count} items · first: {}", clean(first))
+                }
+                Some(first) => clean(first),
+                None => format!("{count} items"),
+            }
+        });
+        json!({
+            "status": checkout.status.as_deref().map(words),
+            "payment_status": checkout.payment_status.as_deref().map(|s| words(s).to_lowercase()),
+            "mode": checkout.mode.as_deref().map(|m| words(m).to_lowercase()),
+            "url": customer_link(&checkout.url),
+            "recovery_url": customer_link(&checkout.recovery_url),
+            // A date, not "in 24 h": the card is not edited as time passes.
+            "expires": checkout.expires_at.map(absolute),
+            "line_items": items,
+            "request": request.map(|r| json!({
+                "id": r.id,
+                "link": r.link,
+                "asked_by": r.asked_by.as_deref().map(clean),
+                "description": r.description.as_deref().map(clean),
+            })),
+        })
+    });
     let mut badges = Vec::new();
     if !view.livemode {
         badges.push("TEST MODE".to_owned());
@@ -248,6 +289,7 @@ pub fn build(view: &EventView, policy: &RedactionPolicy, account_name: &str, now
         "dispute": dispute,
         "subscription": subscription,
         "payout": payout,
+        "checkout": checkout,
         "changed": view.changed.iter().map(|key| words(key).to_lowercase()).collect::<Vec<_>>(),
         "dashboard_url": view.dashboard_url,
         "event_url": view.event_url,

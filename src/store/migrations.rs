@@ -54,6 +54,11 @@ pub const SQLITE: &[(i64, &str, &str)] = &[
         "schedule",
         include_str!("../../migrations/sqlite/0008_schedule.sql"),
     ),
+    (
+        9,
+        "payment_requests",
+        include_str!("../../migrations/sqlite/0009_payment_requests.sql"),
+    ),
 ];
 
 /// Migrations of the PostgreSQL schema: (version, description, SQL).
@@ -97,6 +102,11 @@ pub const POSTGRES: &[(i64, &str, &str)] = &[
         8,
         "schedule",
         include_str!("../../migrations/postgres/0008_schedule.sql"),
+    ),
+    (
+        9,
+        "payment_requests",
+        include_str!("../../migrations/postgres/0009_payment_requests.sql"),
     ),
 ];
 

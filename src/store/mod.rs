@@ -13,6 +13,7 @@ pub mod interactions;
 pub mod jobs;
 pub mod migrations;
 pub mod outbox;
+pub mod payments;
 pub mod postgres;
 pub mod sqlite;
 pub mod writer;
@@ -25,6 +26,7 @@ pub use cases::{CaseMark, CaseRow, CaseStep, Cases, NewSilence, Silence};
 pub use interactions::{ActionToken, AuditEntry, Interactions, NewToken};
 pub use jobs::{Job, JobKind, Jobs, Measure, MoneyLine, NewJob};
 pub use outbox::{DeadLetter, Outbox, OutboxCounts, OutboxItem, OutboxKey};
+pub use payments::{PaymentRequest, Payments};
 
 /// An event about to be stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,7 +269,7 @@ pub fn now_ms() -> i64 {
 
 /// Persistent storage of events and their deliveries.
 #[async_trait]
-pub trait Store: Outbox + Interactions + Cases + Jobs + Send + Sync + 'static {
+pub trait Store: Outbox + Interactions + Cases + Jobs + Payments + Send + Sync + 'static {
     /// Stores an event once. Returns only after the row is durably committed.
     async fn insert_event(&self, event: NewEvent) -> Result<Inserted, StoreError>;
 

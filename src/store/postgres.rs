@@ -19,6 +19,7 @@ use super::impl_store;
 use super::interactions::{ActionToken, AuditEntry, NewToken, impl_interactions};
 use super::jobs::impl_jobs;
 use super::outbox::{DeadLetter, OutboxCounts, OutboxItem, OutboxKey, impl_outbox};
+use super::payments::impl_payments;
 use super::{
     Delivery, EVENT_COLUMNS, Inserted, NewEvent, Store, StoreError, StoredEvent, migrations,
 };
@@ -70,5 +71,7 @@ impl_interactions!(PostgresStore);
 impl_cases!(PostgresStore);
 
 impl_jobs!(PostgresStore, "postgres");
+
+impl_payments!(PostgresStore);
 
 impl_store!(PostgresStore, "postgres");

@@ -19,6 +19,7 @@ use super::impl_store;
 use super::interactions::{ActionToken, AuditEntry, NewToken, impl_interactions};
 use super::jobs::impl_jobs;
 use super::outbox::{DeadLetter, OutboxCounts, OutboxItem, OutboxKey, impl_outbox};
+use super::payments::impl_payments;
 use super::{
     Delivery, EVENT_COLUMNS, Inserted, NewEvent, Store, StoreError, StoredEvent, migrations,
 };
@@ -88,6 +89,8 @@ impl_interactions!(SqliteStore);
 impl_cases!(SqliteStore);
 
 impl_jobs!(SqliteStore, "sqlite");
+
+impl_payments!(SqliteStore);
 
 impl_store!(SqliteStore, "sqlite");
 

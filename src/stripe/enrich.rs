@@ -147,7 +147,17 @@ impl Reader<'_> {
                 None => Ok(None),
             }
         };
-        let (payment, subscription, customer) = tokio::join!(payment, subscription, customer);
+        let line_items = async {
+            match &needs.line_items {
+                Some(id) => self
+                    .get(&format!("/v1/checkout/sessions/{id}/line_items"), &[])
+                    .await
+                    .map(|list| crate::event::facts::LineItems::of_list(&list)),
+                None => Ok(None),
+            }
+        };
+        let (payment, subscription, customer, line_items) =
+            tokio::join!(payment, subscription, customer, line_items);
         let mut failures = Vec::new();
         let mut enrichment = payment.unwrap_or_else(|error| {
             failures.push(error);
@@ -171,9 +181,14 @@ impl Reader<'_> {
             Ok(None) => {}
             Err(error) => failures.push(error),
         }
+        match line_items {
+            Ok(items) => enrichment.line_items = items,
+            Err(error) => failures.push(error),
+        }
         let asked = usize::from(needs.payment())
             + usize::from(needs.subscription.is_some())
-            + usize::from(needs.customer.is_some());
+            + usize::from(needs.customer.is_some())
+            + usize::from(needs.line_items.is_some());
         match failures.into_iter().next() {
             Some(error) if asked <= 1 || enrichment.is_empty() => Err(error),
             Some(error) => {

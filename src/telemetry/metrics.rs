@@ -76,6 +76,7 @@ pub struct Metrics {
     sources: Family<Labels, Counter>,
     enrichments: Family<Labels, Counter>,
     lookups: Family<Labels, Counter>,
+    payment_requests: Family<Labels, Counter>,
     jobs: Family<Labels, Counter>,
 }
 
@@ -186,10 +187,17 @@ impl Default for Metrics {
             "Look-ups asked from chat, by platform and outcome (answered, not_found, not_allowed, error)",
             lookups.clone(),
         );
+        let payment_requests = Family::<Labels, Counter>::default();
+        registry.register(
+            "payment_requests",
+            "Payment requests from chat, by platform and outcome (asked, created, refused, failed)",
+            payment_requests.clone(),
+        );
         Self {
             sources,
             enrichments,
             lookups,
+            payment_requests,
             registry,
             events,
             rejections,
@@ -281,6 +289,16 @@ impl Metrics {
     /// Counts one look-up from chat.
     pub fn lookup(&self, platform: &'static str, outcome: &'static str) {
         self.lookups
+            .get_or_create(&vec![
+                ("platform", platform.to_owned()),
+                ("outcome", outcome.to_owned()),
+            ])
+            .inc();
+    }
+
+    /// Counts one payment request from chat, or one of its links.
+    pub fn payment_request(&self, platform: &str, outcome: &'static str) {
+        self.payment_requests
             .get_or_create(&vec![
                 ("platform", platform.to_owned()),
                 ("outcome", outcome.to_owned()),

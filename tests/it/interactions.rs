@@ -1033,7 +1033,8 @@ receiver = "billing-subscribers"
             "invoice",
             "customer",
             "payment",
-            "subscription"
+            "subscription",
+            "pay"
         ]
     );
 

@@ -14,6 +14,7 @@ mod ingest_http;
 mod interactions;
 mod noise;
 mod parsers_prop;
+mod payments;
 mod peers;
 mod pipeline;
 mod reload;

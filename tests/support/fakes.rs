@@ -433,6 +433,26 @@ async fn slack_method(
             state.accept("files.completeUploadExternal", &channel, body.clone());
             axum::Json(json!({ "ok": true, "files": files })).into_response()
         }
+        "views.open" => {
+            state.record(200);
+            // Slack's limits on a modal: a title and buttons of 24 characters, 100 blocks.
+            let view = &body["view"];
+            let short = |v: &Value| v["text"].as_str().is_some_and(|t| t.chars().count() <= 24);
+            if body["trigger_id"].as_str().unwrap_or_default().is_empty() {
+                return slack_error("invalid_trigger_id");
+            }
+            if view["type"] != "modal"
+                || !short(&view["title"])
+                || !short(&view["submit"])
+                || view["blocks"]
+                    .as_array()
+                    .is_none_or(|b| b.is_empty() || b.len() > 100)
+            {
+                return slack_error("invalid_arguments");
+            }
+            state.accept("views.open", "", body.clone());
+            axum::Json(json!({ "ok": true, "view": { "id": "V0FORM1" } })).into_response()
+        }
         "chat.update" => {
             state.record(200);
             let ts = body["ts"].as_str().unwrap_or_default();
@@ -566,6 +586,11 @@ pub async fn stripe() -> Fake {
     let state = Arc::new(FakeState::default());
     let router = Router::new()
         .route("/v1/invoices/{id}/{verb}", post(stripe_invoice_action))
+        .route("/v1/checkout/sessions", post(stripe_create_session))
+        .route(
+            "/v1/checkout/sessions/{id}/line_items",
+            get(stripe_session_line_items),
+        )
         .route("/v1/events", get(stripe_list_events))
         .route("/v1/customers", get(stripe_list_customers))
         .route("/v1/{collection}/{id}", get(stripe_object))
@@ -800,6 +825,162 @@ async fn stripe_invoice_action(
         axum::Json(json!({ "id": id, "object": "invoice", "status": status })),
     )
         .into_response()
+}
+
+/// `POST /v1/checkout/sessions`, checked as Stripe checks it: the key, the
+/// form fields of a one-off payment (`mode`, one line item with
+/// `price_data`), `expires_at` within 30 minutes to 24 hours, not both
+/// `customer` and `customer_email`, Stripe's $0.50 minimum. An
+/// `Idempotency-Key` seen before gets the first answer again.
+async fn stripe_create_session(
+    State(state): State<Arc<FakeState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    if header("authorization") != Some(format!("Bearer {STRIPE_KEY}")) {
+        state.record(401);
+        return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": { "type": "invalid_request_error", "message": "Invalid API Key provided" } }))).into_response();
+    }
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let key = header("idempotency-key").unwrap_or_default();
+    let replay = state.nonces.lock().unwrap().get(&key).copied();
+    if let Some(number) = replay {
+        state.record(200);
+        let id = format!("cs_test_fake{number}");
+        let session = state.objects.lock().unwrap().get(&id).cloned();
+        return (
+            [
+                ("request-id", format!("req_fake{number}")),
+                ("idempotent-replayed", "true".to_owned()),
+            ],
+            axum::Json(session),
+        )
+            .into_response();
+    }
+    let invalid = |message: &str, param: &str| {
+        state.record(400);
+        (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({ "error": { "type": "invalid_request_error", "message": message, "param": param } })),
+        )
+            .into_response()
+    };
+    let field = |name: &str| form.get(name).cloned().unwrap_or_default();
+    if field("mode") != "payment" {
+        return invalid("Missing required param: mode.", "mode");
+    }
+    let currency = field("line_items[0][price_data][currency]");
+    let Ok(unit) = field("line_items[0][price_data][unit_amount]").parse::<i64>() else {
+        return invalid(
+            "Invalid integer: unit_amount",
+            "line_items[0][price_data][unit_amount]",
+        );
+    };
+    let name = field("line_items[0][price_data][product_data][name]");
+    let quantity: i64 = field("line_items[0][quantity]").parse().unwrap_or(0);
+    if currency.len() != 3 || name.is_empty() || quantity < 1 {
+        return invalid(
+            "Missing required param: line_items[0][price_data].",
+            "line_items",
+        );
+    }
+    if matches!(currency.as_str(), "usd" | "eur") && unit < 50 {
+        return invalid(
+            "The Checkout Session's total amount due must add up to at least $0.50 usd",
+            "line_items",
+        );
+    }
+    let now = chrono::Utc::now().timestamp();
+    let expires_at: i64 = field("expires_at").parse().unwrap_or(now + 86_400);
+    if expires_at < now + 1800 || expires_at > now + 86_400 {
+        return invalid(
+            "The `expires_at` timestamp must be between 30 minutes and 24 hours from Checkout Session creation.",
+            "expires_at",
+        );
+    }
+    if form.contains_key("customer") && form.contains_key("customer_email") {
+        return invalid(
+            "You may only specify one of these parameters: customer, customer_email.",
+            "customer_email",
+        );
+    }
+    let number = state.accept(
+        "checkout.sessions.create",
+        &currency,
+        json!({ "idempotency_key": key, "form": form }),
+    );
+    state.nonces.lock().unwrap().insert(key, number);
+    state.record(200);
+    let id = format!("cs_test_fake{number}");
+    let metadata: serde_json::Map<String, Value> = form
+        .iter()
+        .filter_map(|(k, v)| {
+            let key = k.strip_prefix("metadata[")?.strip_suffix(']')?;
+            Some((key.to_owned(), Value::String(v.clone())))
+        })
+        .collect();
+    let session = json!({
+        "id": id,
+        "object": "checkout.session",
+        "url": format!("https://checkout.stripe.com/c/pay/{id}#fidkdWxOYHwnPyd1blpxYHZxWjA0"),
+        "amount_total": unit * quantity,
+        "amount_subtotal": unit * quantity,
+        "currency": currency,
+        "customer": form.get("customer"),
+        "customer_email": form.get("customer_email"),
+        "customer_details": null,
+        "expires_at": expires_at,
+        "created": now,
+        "metadata": metadata,
+        "mode": "payment",
+        "payment_status": "unpaid",
+        "status": "open",
+        "livemode": false,
+        "after_expiration": { "recovery": { "enabled": form.get("after_expiration[recovery][enabled]").is_some_and(|v| v == "true"), "allow_promotion_codes": false, "url": null } },
+        "line_items": null,
+    });
+    state
+        .objects
+        .lock()
+        .unwrap()
+        .insert(id.clone(), session.clone());
+    (
+        [("request-id", format!("req_fake{number}"))],
+        axum::Json(session),
+    )
+        .into_response()
+}
+
+/// `GET /v1/checkout/sessions/{id}/line_items`: the one item of a session
+/// made here, or of a session put with `put_object` (its `line_items`).
+async fn stripe_session_line_items(
+    State(state): State<Arc<FakeState>>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let query = query_map(query);
+    let path = format!("/v1/checkout/sessions/{id}/line_items");
+    if let Some(refused) = stripe_read(&state, &headers, &path, &query).await {
+        return refused;
+    }
+    match state.objects.lock().unwrap().get(&id) {
+        Some(session) => {
+            let data = session["line_items"]["data"].clone();
+            axum::Json(json!({ "object": "list", "data": if data.is_array() { data } else { json!([]) }, "has_more": session["line_items"]["has_more"].as_bool().unwrap_or(false), "url": path })).into_response()
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({ "error": { "type": "invalid_request_error", "code": "resource_missing", "message": format!("No such checkout.session: '{id}'") } })),
+        )
+            .into_response(),
+    }
 }
 
 // -------------------------------------------------------------- Discord

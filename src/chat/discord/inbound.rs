@@ -19,7 +19,9 @@ use serenity::http::Http;
 use serenity::interactions_endpoint::Verifier;
 use serenity::model::id::ApplicationId;
 
-use crate::chat::{Click, ClickHandler, ClickOutcome, LookupAnswer, LookupQuery};
+use crate::chat::{
+    Click, ClickHandler, ClickOutcome, LookupAnswer, LookupQuery, PaymentAsk, PaymentForm,
+};
 use crate::config::DiscordConfig;
 use crate::platform::Platform;
 
@@ -172,7 +174,58 @@ pub fn command_definition() -> Value {
             sub("customer", "A customer", "id_or_email", "cus_… or an e-mail address"),
             sub("payment", "A payment", "id", "pi_… or ch_…"),
             sub("subscription", "A subscription", "id", "sub_…"),
+            {
+                "type": 1, "name": "pay",
+                "description": "Request a payment: a Stripe Checkout link, with its card here",
+                "options": [
+                    { "type": 3, "name": "amount", "description": "49.99 (JPY has no decimals, KWD three)", "required": true },
+                    { "type": 3, "name": "currency", "description": "EUR, USD, JPY…", "required": true, "min_length": 3, "max_length": 3 },
+                    { "type": 3, "name": "description", "description": "What it is for (the customer sees it)", "required": true, "max_length": 250 },
+                    { "type": 3, "name": "customer", "description": "An e-mail address or cus_…", "required": false },
+                    { "type": 3, "name": "expires", "description": "How long the link is payable: 30m to 24h (default 24h)", "required": false },
+                ]
+            },
         ]
+    })
+}
+
+/// The payment request of a `/stripe pay` command, when it is one: its
+/// options as a form, the channel it was used in, the interaction's id as
+/// its origin.
+pub fn payment_of(interaction: &Value) -> Option<PaymentAsk> {
+    let sub = interaction["data"]["options"].as_array()?.first()?;
+    if sub["name"] != "pay" {
+        return None;
+    }
+    let option = |name: &str| {
+        sub["options"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|o| o["name"] == name)
+            .and_then(|o| o["value"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (user_id, handle, platform_roles) = who(interaction);
+    Some(PaymentAsk {
+        platform: Platform::Discord,
+        user_id,
+        handle,
+        platform_roles,
+        channel: interaction["channel_id"]
+            .as_str()
+            .or(interaction["channel"]["id"].as_str())
+            .map(str::to_owned),
+        origin: interaction["id"].as_str().unwrap_or_default().to_owned(),
+        form: PaymentForm::Fields {
+            amount: option("amount"),
+            currency: option("currency"),
+            description: option("description"),
+            customer: option("customer"),
+            expires: option("expires"),
+        },
+        confirmed: false,
     })
 }
 
@@ -209,6 +262,14 @@ pub async fn command(
     config: &DiscordConfig,
     interaction: &Value,
 ) -> Value {
+    if let Some(ask) = payment_of(interaction) {
+        let followup = Followup::of(config, interaction);
+        tokio::spawn(async move {
+            let answer = handler.request_payment(ask).await;
+            followup.answer(&answer).await;
+        });
+        return json!({ "type": 5, "data": { "flags": EPHEMERAL } });
+    }
     let (user_id, _, platform_roles) = who(interaction);
     let query = LookupQuery {
         platform: Platform::Discord,

@@ -15,7 +15,9 @@ use teloxide::payloads::AnswerCallbackQuerySetters;
 use teloxide::prelude::Requester;
 use teloxide::types::CallbackQueryId;
 
-use crate::chat::{ChatCommand, Click, ClickHandler, ClickOutcome, LookupQuery};
+use crate::chat::{
+    ChatCommand, Click, ClickHandler, ClickOutcome, LookupQuery, PaymentAsk, PaymentForm,
+};
 use crate::config::TelegramConfig;
 use crate::platform::Platform;
 
@@ -30,7 +32,7 @@ pub fn bot(config: &TelegramConfig) -> Option<teloxide::Bot> {
 pub const LOOKUP_COMMANDS: [&str; 4] = ["invoice", "customer", "payment", "subscription"];
 
 /// The commands the bot registers with `setMyCommands`.
-pub const COMMANDS: [(&str, &str); 9] = [
+pub const COMMANDS: [(&str, &str); 10] = [
     ("start", "What this bot does"),
     ("topics", "Topics you may subscribe to"),
     (
@@ -49,7 +51,39 @@ pub const COMMANDS: [(&str, &str); 9] = [
         "subscription",
         "Look up a subscription: /subscription sub_…",
     ),
+    (
+        "pay",
+        "Request a payment: /pay 49.99 EUR what for [e-mail or cus_…] [2h]",
+    ),
 ];
+
+/// The payment request a message asks for: `/pay 49.99 EUR Support deposit`
+/// (perhaps addressed: `/pay@our_bot …`), in chat `chat_id`, as message
+/// `message_id` (the same message is the same request).
+pub fn payment_of(
+    text: &str,
+    chat_id: i64,
+    message_id: i64,
+    user_id: i64,
+    handle: &str,
+) -> Option<PaymentAsk> {
+    let mut words = text.trim().splitn(2, char::is_whitespace);
+    let command = words.next()?.strip_prefix('/')?;
+    let command = command.split('@').next().unwrap_or_default();
+    if !command.eq_ignore_ascii_case("pay") {
+        return None;
+    }
+    Some(PaymentAsk {
+        platform: Platform::Telegram,
+        user_id: user_id.to_string(),
+        handle: handle.to_owned(),
+        platform_roles: Vec::new(),
+        channel: Some(chat_id.to_string()),
+        origin: format!("{chat_id}:{message_id}"),
+        form: PaymentForm::Text(words.next().unwrap_or_default().trim().to_owned()),
+        confirmed: false,
+    })
+}
 
 /// The look-up a message asks for, when it is one of [`LOOKUP_COMMANDS`]
 /// (perhaps addressed: `/invoice@our_bot in_…`).
@@ -88,6 +122,20 @@ pub async fn handle_update(handler: &dyn ClickHandler, bot: &teloxide::Bot, upda
         message["chat"]["id"].as_i64(),
         message["from"]["id"].as_i64(),
     ) {
+        let handle = message["from"]["username"]
+            .as_str()
+            .or(message["from"]["first_name"].as_str())
+            .map_or_else(|| user_id.to_string(), str::to_owned);
+        let message_id = message["message_id"].as_i64().unwrap_or_default();
+        if let Some(ask) = payment_of(text, chat_id, message_id, user_id, &handle) {
+            let answer = handler.request_payment(ask).await;
+            let thread = message["message_thread_id"].as_i64();
+            if let Err(error) = super::reply(bot, chat_id, thread, Some(message_id), &answer).await
+            {
+                tracing::warn!(error = %error, "cannot answer a Telegram payment request");
+            }
+            return;
+        }
         if let Some(query) = lookup_of(text, user_id, message["chat"]["type"] == "private") {
             let answer = handler.lookup(query).await;
             let thread = message["message_thread_id"].as_i64();
