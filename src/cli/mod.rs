@@ -1,6 +1,6 @@
 //! The command line: `demo`, `serve`, `check-config`, `send-sample`,
 //! `events list`, `render`, `simulate`, `dead-letters`, `replay`, `audit`,
-//! `cases`, `silences`, `schedule`, `summary`, `migrate`.
+//! `cases`, `silences`, `schedule`, `summary`, `payments`, `migrate`.
 //!
 //! Every command reads the same `bot.toml` (`--config`, default `./bot.toml`)
 //! through the same validation. Errors are printed with their whole cause
@@ -107,6 +107,12 @@ pub enum Command {
         #[command(subcommand)]
         command: ScheduleCommand,
     },
+    /// Payment requests made from chat (`/stripe pay`, `/pay`).
+    Payments {
+        /// What to do with payment requests.
+        #[command(subcommand)]
+        command: PaymentsCommand,
+    },
     /// Prints the summary a receiver would get (payments received, failed,
     /// recovered, refunds, disputes, open cases; against the period before)
     /// and writes its chart, for a preview.
@@ -190,6 +196,21 @@ pub enum EventsCommand {
     List {
         /// How many.
         #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `payments` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PaymentsCommand {
+    /// The newest payment requests: when, who asked, the amount and what
+    /// for, where the card is, its status, its links and the newest one.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
         limit: u32,
         /// One JSON object per line.
         #[arg(long)]
@@ -394,6 +415,12 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     schedule::list(&config, all, limit, json).await?
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Payments {
+            command: PaymentsCommand::List { limit, json },
+        } => {
+            schedule::payments(&load(&cli.config)?, limit, json).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Summary {

@@ -1,5 +1,6 @@
 //! `schedule list` and `summary`: what is due next on the clock, and a
-//! summary of any period printed (and its chart written) for a preview.
+//! summary of any period printed (and its chart written) for a preview;
+//! `payments list`: the payment requests made from chat and where they stand.
 
 use std::path::Path;
 
@@ -37,6 +38,49 @@ pub(super) async fn list(config: &Config, all: bool, limit: u32, json: bool) -> 
                 job.job.case_key.as_deref().unwrap_or("-"),
                 job.job.detail,
                 job.outcome
+                    .as_deref()
+                    .map(|o| format!(" — {o}"))
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `payments list`: the newest payment requests, newest first. The
+/// customer is shown as the default redaction shows it.
+pub(super) async fn payments(config: &Config, limit: u32, json: bool) -> anyhow::Result<()> {
+    let store = store::open(&config.storage.url, 1).await?;
+    let requests = store.payment_requests(limit).await?;
+    if requests.is_empty() && !json {
+        println!("no payment requests");
+    }
+    for mut request in requests {
+        request.customer = request.customer.as_deref().map(|customer| {
+            if customer.contains('@') {
+                config.redaction.email(customer).unwrap_or_else(|| "[hidden]".to_owned())
+            } else {
+                customer.to_owned()
+            }
+        });
+        if json {
+            let mut line = serde_json::to_value(&request)?;
+            line["created_at"] = at(Some(request.created_at_ms)).into();
+            println!("{line}");
+        } else {
+            println!(
+                "{}  {:<14} {:<10} {:<22} {:<24} {:<12} links {}  {}{}",
+                at(Some(request.created_at_ms)),
+                request.status,
+                request.asker_name,
+                crate::event::money::Money::new(request.amount_minor, &request.currency)
+                    .map_or_else(|| request.amount_minor.to_string(), |m| m.to_string()),
+                request.description.chars().take(24).collect::<String>(),
+                request.receiver,
+                request.links,
+                request.session_id.as_deref().unwrap_or("-"),
+                request
+                    .outcome
                     .as_deref()
                     .map(|o| format!(" — {o}"))
                     .unwrap_or_default(),

@@ -65,7 +65,8 @@ const CASE_KINDS: [JobKind; 4] = [
 /// The states in which a case gets jobs: a dispute, unpaid money, a
 /// critical card (an early fraud warning, a failed payout). A case that
 /// settles from any other state has none to cancel.
-const SCHEDULING_STATES: [&str; 5] = [
+const SCHEDULING_STATES: [&str; 6] = [
+    "expired",
     "disputed",
     "payment_failed",
     "open",
@@ -117,9 +118,18 @@ fn is_unpaid(view: &EventView, phase: &Phase) -> bool {
                     .and_then(|i| i.status.as_deref())
                     .is_none_or(|s| s == "open")
         }
+        // A payment request stays unpaid money after its link expired.
+        ObjectKind::CheckoutSession if is_request(view) => {
+            matches!(phase.state, "payment_failed" | "open" | "expired")
+        }
         ObjectKind::CheckoutSession => matches!(phase.state, "payment_failed" | "open"),
         _ => false,
     }
+}
+
+/// Whether a case is a payment request from chat.
+fn is_request(view: &EventView) -> bool {
+    view.checkout.as_ref().is_some_and(|c| c.request.is_some())
 }
 
 /// The next countdown edit after `now_secs`: on a boundary of `every`
@@ -167,7 +177,9 @@ impl Deliverer {
         }
         let schedule = &snapshot.config.schedule;
         let now = self.clock.now_ms();
-        if phase.settled || phase.state == "expired" {
+        // An expired shop session is over; an expired payment request is
+        // still money someone asked for (its follow-ups offer a new link).
+        if phase.settled || (phase.state == "expired" && !is_request(head)) {
             // Only a case that stood where jobs are made can have any.
             if previous.is_some_and(|state| SCHEDULING_STATES.contains(&state)) {
                 let reason = format!("the {} is {}", phase.noun, phase.label);
@@ -526,7 +538,14 @@ impl Deliverer {
                     customer: customer.as_deref(),
                     step,
                     of,
+                    after: if is_request(&view) {
+                        "the request"
+                    } else {
+                        "the failure"
+                    },
                     offer_dunning: view.kind == ObjectKind::Invoice,
+                    offer_new_link: is_request(&view)
+                        && matches!(phase.state, "expired" | "payment_failed"),
                     abandoned: last.then_some(hand_off),
                     late,
                     case_key,

@@ -80,8 +80,12 @@ pub struct UnpaidFollowUp<'a> {
     pub step: usize,
     /// How many there are.
     pub of: usize,
+    /// What the time is counted from: `the failure`, `the request`.
+    pub after: &'a str,
     /// Offer the "Send reminder e-mail" button (an invoice).
     pub offer_dunning: bool,
+    /// Offer the "New link" button (a payment request whose link ended unpaid).
+    pub offer_new_link: bool,
     /// The last one: who the case is handed to (`Some(None)`: nobody set).
     pub abandoned: Option<Option<&'a str>>,
     /// `3 h late (…)`, when it is.
@@ -95,8 +99,8 @@ pub fn unpaid_follow_up(f: &UnpaidFollowUp<'_>) -> Card {
     let what = f.amount.unwrap_or("the amount due");
     let whom = f.customer.map(|c| format!(" by {c}")).unwrap_or_default();
     let mut summary = format!(
-        "{what} is still unpaid{whom}, {} after the failure.",
-        f.since
+        "{what} is still unpaid{whom}, {} after {}.",
+        f.since, f.after
     );
     match f.abandoned {
         Some(Some(to)) => summary.push_str(&format!(
@@ -117,6 +121,15 @@ pub fn unpaid_follow_up(f: &UnpaidFollowUp<'_>) -> Card {
         actions.push(Action {
             action: "send_dunning".to_owned(),
             label: "Send reminder e-mail".to_owned(),
+            style: ButtonStyle::Primary,
+            token: None,
+            confirm: None,
+        });
+    }
+    if f.offer_new_link {
+        actions.push(Action {
+            action: "request_payment".to_owned(),
+            label: "New link".to_owned(),
             style: ButtonStyle::Primary,
             token: None,
             confirm: None,
@@ -197,7 +210,9 @@ mod tests {
             customer: Some("j***@example.com"),
             step: 3,
             of: 3,
+            after: "the failure",
             offer_dunning: true,
+            offer_new_link: false,
             abandoned: Some(Some("billing-queue")),
             late: Some("3 h late (the service was not running)"),
             case_key: "in_1",

@@ -17,6 +17,15 @@ const SIGNING_SECRET: &str = "slack-signing-secret-0123";
 /// A Slack app whose `support` receiver posts in C0SUP; alice is in
 /// finance, bob in support. `key` is the Stripe key; `extra` more keys.
 async fn slack_app(key: &str, extra: &str) -> (TestApp, Fake, Fake) {
+    slack_app_on(None, key, extra).await
+}
+
+/// [`slack_app`] on a clock the test moves.
+async fn slack_app_on(
+    clock: Option<std::sync::Arc<stripe_chatops::clock::Clock>>,
+    key: &str,
+    extra: &str,
+) -> (TestApp, Fake, Fake) {
     let slack = fakes::slack().await;
     let stripe = fakes::stripe().await;
     let database = TestDatabase::create(Backend::Sqlite).await;
@@ -49,7 +58,10 @@ receiver = "support"
         stripe = stripe.base_url(),
         slack = slack.base_url(),
     );
-    let app = start_app_with_config(database, &text).await;
+    let app = match clock {
+        Some(clock) => start_app_with_clock(database, &text, clock).await,
+        None => start_app_with_config(database, &text).await,
+    };
     (app, slack, stripe)
 }
 
@@ -351,6 +363,30 @@ async fn slack_pay_asks_first_then_makes_one_session_and_posts_the_card() {
     assert!(audit.iter().all(|a| !format!("{a:?}").contains("jenny@")));
     let row = request_row(&app).await;
     assert_eq!((row.status.as_str(), row.links), ("open", 1));
+
+    // `payments list` shows it, the customer as the default redaction does.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bot.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[storage]\nurl = \"{}\"\n[stripe]\nwebhook_secrets = [\"{SECRET}\"]\n",
+            app.database.url
+        ),
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stripe-chatops"))
+        .args(["payments", "list", "--json", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let listed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(listed["request_id"], json!(request_id));
+    assert_eq!(listed["status"], "open");
+    assert_eq!(listed["asker_name"], "@alice");
+    assert_eq!(listed["customer"], "j***@example.com");
+    assert_eq!(listed["session_id"], "cs_test_fake1");
 }
 
 #[tokio::test]
@@ -1065,4 +1101,70 @@ async fn a_shops_checkout_cards_show_status_mode_items_and_a_title_without_amoun
             .reads()
             .contains(&"/v1/checkout/sessions/cs_test_shop1/line_items".to_owned())
     );
+}
+
+#[tokio::test]
+async fn an_unpaid_request_is_followed_up_and_its_expired_link_renewed_from_the_thread() {
+    use stripe_chatops::clock::Clock;
+    let clock = std::sync::Arc::new(Clock::system());
+    let (app, slack, stripe) = slack_app_on(
+        Some(clock.clone()),
+        STRIPE_KEY,
+        &format!(
+            "[actions.request_payment]\nconfirm = false\n[reminders.unpaid]\nreceivers = [\"support\"]\nafter = [\"2h\", \"24h\", \"48h\"]\n{FAST}"
+        ),
+    )
+    .await;
+    // Days pass in seconds here: Slack's per-channel pace is not what is tested.
+    slack.state.unlimited.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        slash(&app, &slack, "U_ALICE", "pay 49 EUR Deposit jenny@example.com", "T20").await,
+        200
+    );
+    answer(&slack, "U_ALICE", 1).await;
+    let request = request_row(&app).await.request_id;
+    let pending = || async {
+        let jobs = app.state.store.jobs_of_case(&request).await.unwrap();
+        jobs.iter().filter(|j| j.status == "pending").count()
+    };
+    eventually(20, "three follow-ups scheduled", || async { (pending().await == 3).then_some(()) }).await;
+    let replies = |needle: &str| {
+        slack
+            .state
+            .posts("chat.postMessage")
+            .into_iter()
+            .filter(|p| p.body["thread_ts"].is_string() && p.body.to_string().contains(needle))
+            .map(|p| p.body)
+            .collect::<Vec<_>>()
+    };
+    clock.advance(std::time::Duration::from_secs(2 * 3600 + 60));
+    let first = eventually(20, "follow-up 1", || async { replies("follow-up 1 of 3").into_iter().next() }).await;
+    let text = first.to_string();
+    assert!(text.contains("€49.00 EUR is still unpaid by j***@example.com"), "{text}");
+    assert!(text.contains("after the request"), "{text}");
+    assert!(buttons(&first).is_empty(), "the link is still open: {text}");
+
+    // The link expires unpaid: the follow-ups go on, and offer a new link.
+    let event = session_event(&stripe, "cs_test_fake1", "checkout.session.expired", expired);
+    assert_eq!(app.post_event("/webhooks/stripe", &event, SECRET).await.0, 200);
+    eventually(20, "the card edited to Expired", || async {
+        slack.state.posts("chat.update").into_iter().find(|u| text_of(&u.body).contains("Expired"))
+    })
+    .await;
+    assert_eq!(pending().await, 2, "expiry does not end a request's follow-ups");
+    clock.advance(std::time::Duration::from_secs(22 * 3600));
+    let second = eventually(20, "follow-up 2", || async { replies("follow-up 2 of 3").into_iter().next() }).await;
+    let new_link = button(&second, "New link");
+    assert_eq!(press(&app, &slack, "U_ALICE", &new_link).await, 200);
+    eventually(20, "link 2", || async { (sessions(&stripe).len() == 2).then_some(()) }).await;
+
+    // Link 2 is paid: what is left is cancelled, and the case is not abandoned.
+    let event = session_event(&stripe, "cs_test_fake2", "checkout.session.completed", paid);
+    assert_eq!(app.post_event("/webhooks/stripe", &event, SECRET).await.0, 200);
+    eventually(20, "the last follow-up cancelled", || async { (pending().await == 0).then_some(()) }).await;
+    let jobs = app.state.store.jobs_of_case(&request).await.unwrap();
+    let cancelled = jobs.iter().find(|j| j.status == "cancelled").expect("a cancelled follow-up");
+    assert!(cancelled.outcome.as_deref().unwrap().contains("paid"), "{:?}", cancelled.outcome);
+    clock.advance(std::time::Duration::from_secs(30 * 3600));
+    assert!(replies("follow-up 3 of 3").is_empty());
 }
