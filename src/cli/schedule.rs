@@ -58,7 +58,10 @@ pub(super) async fn payments(config: &Config, limit: u32, json: bool) -> anyhow:
     for mut request in requests {
         request.customer = request.customer.as_deref().map(|customer| {
             if customer.contains('@') {
-                config.redaction.email(customer).unwrap_or_else(|| "[hidden]".to_owned())
+                config
+                    .redaction
+                    .email(customer)
+                    .unwrap_or_else(|| "[hidden]".to_owned())
             } else {
                 customer.to_owned()
             }

@@ -1116,9 +1116,19 @@ async fn an_unpaid_request_is_followed_up_and_its_expired_link_renewed_from_the_
     )
     .await;
     // Days pass in seconds here: Slack's per-channel pace is not what is tested.
-    slack.state.unlimited.store(true, std::sync::atomic::Ordering::Relaxed);
+    slack
+        .state
+        .unlimited
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     assert_eq!(
-        slash(&app, &slack, "U_ALICE", "pay 49 EUR Deposit jenny@example.com", "T20").await,
+        slash(
+            &app,
+            &slack,
+            "U_ALICE",
+            "pay 49 EUR Deposit jenny@example.com",
+            "T20"
+        )
+        .await,
         200
     );
     answer(&slack, "U_ALICE", 1).await;
@@ -1127,7 +1137,10 @@ async fn an_unpaid_request_is_followed_up_and_its_expired_link_renewed_from_the_
         let jobs = app.state.store.jobs_of_case(&request).await.unwrap();
         jobs.iter().filter(|j| j.status == "pending").count()
     };
-    eventually(20, "three follow-ups scheduled", || async { (pending().await == 3).then_some(()) }).await;
+    eventually(20, "three follow-ups scheduled", || async {
+        (pending().await == 3).then_some(())
+    })
+    .await;
     let replies = |needle: &str| {
         slack
             .state
@@ -1138,33 +1151,74 @@ async fn an_unpaid_request_is_followed_up_and_its_expired_link_renewed_from_the_
             .collect::<Vec<_>>()
     };
     clock.advance(std::time::Duration::from_secs(2 * 3600 + 60));
-    let first = eventually(20, "follow-up 1", || async { replies("follow-up 1 of 3").into_iter().next() }).await;
+    let first = eventually(20, "follow-up 1", || async {
+        replies("follow-up 1 of 3").into_iter().next()
+    })
+    .await;
     let text = first.to_string();
-    assert!(text.contains("€49.00 EUR is still unpaid by j***@example.com"), "{text}");
+    assert!(
+        text.contains("€49.00 EUR is still unpaid by j***@example.com"),
+        "{text}"
+    );
     assert!(text.contains("after the request"), "{text}");
     assert!(buttons(&first).is_empty(), "the link is still open: {text}");
 
     // The link expires unpaid: the follow-ups go on, and offer a new link.
-    let event = session_event(&stripe, "cs_test_fake1", "checkout.session.expired", expired);
-    assert_eq!(app.post_event("/webhooks/stripe", &event, SECRET).await.0, 200);
+    let event = session_event(
+        &stripe,
+        "cs_test_fake1",
+        "checkout.session.expired",
+        expired,
+    );
+    assert_eq!(
+        app.post_event("/webhooks/stripe", &event, SECRET).await.0,
+        200
+    );
     eventually(20, "the card edited to Expired", || async {
-        slack.state.posts("chat.update").into_iter().find(|u| text_of(&u.body).contains("Expired"))
+        slack
+            .state
+            .posts("chat.update")
+            .into_iter()
+            .find(|u| text_of(&u.body).contains("Expired"))
     })
     .await;
-    assert_eq!(pending().await, 2, "expiry does not end a request's follow-ups");
+    assert_eq!(
+        pending().await,
+        2,
+        "expiry does not end a request's follow-ups"
+    );
     clock.advance(std::time::Duration::from_secs(22 * 3600));
-    let second = eventually(20, "follow-up 2", || async { replies("follow-up 2 of 3").into_iter().next() }).await;
+    let second = eventually(20, "follow-up 2", || async {
+        replies("follow-up 2 of 3").into_iter().next()
+    })
+    .await;
     let new_link = button(&second, "New link");
     assert_eq!(press(&app, &slack, "U_ALICE", &new_link).await, 200);
-    eventually(20, "link 2", || async { (sessions(&stripe).len() == 2).then_some(()) }).await;
+    eventually(20, "link 2", || async {
+        (sessions(&stripe).len() == 2).then_some(())
+    })
+    .await;
 
     // Link 2 is paid: what is left is cancelled, and the case is not abandoned.
     let event = session_event(&stripe, "cs_test_fake2", "checkout.session.completed", paid);
-    assert_eq!(app.post_event("/webhooks/stripe", &event, SECRET).await.0, 200);
-    eventually(20, "the last follow-up cancelled", || async { (pending().await == 0).then_some(()) }).await;
+    assert_eq!(
+        app.post_event("/webhooks/stripe", &event, SECRET).await.0,
+        200
+    );
+    eventually(20, "the last follow-up cancelled", || async {
+        (pending().await == 0).then_some(())
+    })
+    .await;
     let jobs = app.state.store.jobs_of_case(&request).await.unwrap();
-    let cancelled = jobs.iter().find(|j| j.status == "cancelled").expect("a cancelled follow-up");
-    assert!(cancelled.outcome.as_deref().unwrap().contains("paid"), "{:?}", cancelled.outcome);
+    let cancelled = jobs
+        .iter()
+        .find(|j| j.status == "cancelled")
+        .expect("a cancelled follow-up");
+    assert!(
+        cancelled.outcome.as_deref().unwrap().contains("paid"),
+        "{:?}",
+        cancelled.outcome
+    );
     clock.advance(std::time::Duration::from_secs(30 * 3600));
     assert!(replies("follow-up 3 of 3").is_empty());
 }

@@ -286,3 +286,157 @@ async fn in_memory_sqlite_is_refused() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn payment_requests_are_recorded_once_and_each_link_claimed_once() {
+    for backend in backends() {
+        let (store, database) = open(backend).await;
+        let request = store::PaymentRequest {
+            request_id: "req_abc".to_owned(),
+            platform: "slack".to_owned(),
+            asker: "slack:U1".to_owned(),
+            asker_name: "@alice".to_owned(),
+            receiver: "support".to_owned(),
+            account: "default".to_owned(),
+            amount_minor: 4999,
+            currency: "eur".to_owned(),
+            description: "Support deposit".to_owned(),
+            customer: Some("jenny@example.com".to_owned()),
+            ttl_secs: 86_400,
+            status: "pending".to_owned(),
+            links: 0,
+            session_id: None,
+            url: None,
+            outcome: None,
+            created_at_ms: 1_000,
+            updated_at_ms: 1_000,
+        };
+        let (stored, new) = store.open_request(&request).await.unwrap();
+        assert!(new, "{backend:?}");
+        assert_eq!(stored, request, "{backend:?}");
+        // The same command again: the row it already has.
+        let mut again = request.clone();
+        again.amount_minor = 1;
+        let (stored, new) = store.open_request(&again).await.unwrap();
+        assert!(!new, "{backend:?}");
+        assert_eq!(stored.amount_minor, 4999, "{backend:?}");
+
+        // Link 1 is claimed once; link 2 not before link 1 exists.
+        assert!(
+            !store.claim_link("req_abc", 2, 2_000).await.unwrap(),
+            "{backend:?}"
+        );
+        assert!(
+            store.claim_link("req_abc", 1, 2_000).await.unwrap(),
+            "{backend:?}"
+        );
+        assert!(
+            !store.claim_link("req_abc", 1, 2_001).await.unwrap(),
+            "{backend:?}"
+        );
+        // A claim left by a process that died is taken over after a minute.
+        assert!(
+            store.claim_link("req_abc", 1, 70_000).await.unwrap(),
+            "{backend:?}"
+        );
+        store
+            .link_created(
+                "req_abc",
+                1,
+                "cs_1",
+                "https://checkout.stripe.com/c/pay/cs_1",
+                70_001,
+            )
+            .await
+            .unwrap();
+        assert!(
+            !store.claim_link("req_abc", 1, 80_000).await.unwrap(),
+            "{backend:?}"
+        );
+        assert!(
+            !store
+                .cancel_request("req_abc", "slack:U1", 80_000)
+                .await
+                .unwrap(),
+            "an open request is not cancelled: {backend:?}"
+        );
+
+        // Expired, then link 2, then paid; paid stays paid.
+        assert!(
+            store
+                .settle_request("req_abc", "expired", "expired", 90_000)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .settle_request("req_abc", "expired", "expired", 90_001)
+                .await
+                .unwrap(),
+            "once: {backend:?}"
+        );
+        assert!(
+            store.claim_link("req_abc", 2, 91_000).await.unwrap(),
+            "{backend:?}"
+        );
+        store
+            .link_created(
+                "req_abc",
+                2,
+                "cs_2",
+                "https://checkout.stripe.com/c/pay/cs_2",
+                91_001,
+            )
+            .await
+            .unwrap();
+        assert!(
+            store
+                .settle_request("req_abc", "paid", "paid", 92_000)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .settle_request("req_abc", "expired", "late", 93_000)
+                .await
+                .unwrap(),
+            "{backend:?}"
+        );
+        let row = store.payment_request("req_abc").await.unwrap().unwrap();
+        assert_eq!(
+            (row.status.as_str(), row.links, row.session_id.as_deref()),
+            ("paid", 2, Some("cs_2")),
+            "{backend:?}"
+        );
+
+        // A pending request is cancelled by its asker only.
+        let mut other = request.clone();
+        other.request_id = "req_def".to_owned();
+        store.open_request(&other).await.unwrap();
+        assert!(
+            !store
+                .cancel_request("req_def", "slack:U2", 1)
+                .await
+                .unwrap(),
+            "{backend:?}"
+        );
+        assert!(
+            store
+                .cancel_request("req_def", "slack:U1", 1)
+                .await
+                .unwrap(),
+            "{backend:?}"
+        );
+        assert!(
+            !store.claim_link("req_def", 1, 2).await.unwrap(),
+            "cancelled: {backend:?}"
+        );
+        assert_eq!(
+            store.payment_requests(10).await.unwrap().len(),
+            2,
+            "{backend:?}"
+        );
+        drop(store);
+        database.drop_database().await;
+    }
+}
