@@ -133,7 +133,11 @@ pub async fn route_pending(config: &Config, store: &dyn Store) -> Result<(usize,
             .filter(|d| d.silenced_by.is_some())
             .count() as u64;
         store.record_routing(decided, now).await?;
-        settle_payment_requests(store, &events, now).await?;
+        // The events are routed; a failure here costs the request's status
+        // and audit row of this outcome, never a card.
+        if let Err(error) = settle_payment_requests(store, &events, now).await {
+            tracing::error!(error = %crate::telemetry::chain(&error), "payment requests: an outcome was not recorded");
+        }
         routed += events.len();
         if events.len() < BATCH as usize {
             return Ok((routed, silenced));
@@ -173,7 +177,7 @@ async fn settle_payment_requests(
         let session = view.object_id.clone().unwrap_or_default();
         let outcome = format!("{status} ({event_type}, {})", stored.event.event_id);
         if !store
-            .settle_request(&request.id, status, &outcome, now)
+            .settle_request(&request.id, i64::from(request.link), status, &outcome, now)
             .await?
         {
             continue;

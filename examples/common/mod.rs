@@ -27,7 +27,10 @@ pub async fn start_service(example: &str, config: &Path, port: u16) -> std::proc
     let child = std::process::Command::new(service_binary(example))
         .args(["serve", "--config"])
         .arg(config)
-        .env("RUST_LOG", "warn")
+        .env(
+            "RUST_LOG",
+            std::env::var("BENCH_RUST_LOG").unwrap_or_else(|_| "warn".to_owned()),
+        )
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();

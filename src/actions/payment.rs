@@ -305,6 +305,15 @@ fn already(current: Option<&PaymentRequest>, link: i64) -> String {
             "cancelled" => "This request was cancelled; nothing was made.".to_owned(),
             "creating" => "The link is being made right now.".to_owned(),
             "paid" => "This request is paid already; no new link was made.".to_owned(),
+            "failed" => format!(
+                "Stripe did not make the link earlier ({}); press Create link to try again.",
+                request.outcome.as_deref().unwrap_or("no reason given")
+            ),
+            "expired" | "payment_failed" if request.links >= link => format!(
+                "Link {} ended unpaid ({}); use New link on its card.",
+                request.links,
+                request.status.replace('_', " ")
+            ),
             _ if request.links >= link => format!(
                 "Already done: link {} is {}.",
                 request.links,
@@ -453,9 +462,15 @@ impl Actions {
             ));
         };
         let ttl = draft.ttl.unwrap_or(config.payments.link_ttl);
+        // Without the platform's id of the command, every ask is its own request.
+        let origin = if ask.origin.is_empty() {
+            super::tokens::new_token()
+        } else {
+            ask.origin.clone()
+        };
         let now = now_ms();
         let request = PaymentRequest {
-            request_id: request_id(ask.platform, &ask.origin),
+            request_id: request_id(ask.platform, &origin),
             platform: platform.to_owned(),
             asker: format!("{platform}:{}", ask.user_id),
             asker_name: format!("@{}", ask.handle),

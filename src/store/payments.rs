@@ -135,11 +135,13 @@ pub trait Payments {
     async fn link_failed(&self, request_id: &str, why: &str, now_ms: i64)
     -> Result<(), StoreError>;
 
-    /// A Stripe event told how a link ended (`paid`, `expired`,
-    /// `payment_failed`); a paid request stays paid. True when it changed.
+    /// A Stripe event told how link `link` ended (`paid`, `expired`,
+    /// `payment_failed`, `processing`); only the newest link's outcome
+    /// counts, and a paid request stays paid. True when it changed.
     async fn settle_request(
         &self,
         request_id: &str,
+        link: i64,
         status: &str,
         outcome: &str,
         now_ms: i64,
@@ -302,18 +304,20 @@ macro_rules! impl_payments {
             async fn settle_request(
                 &self,
                 request_id: &str,
+                link: i64,
                 status: &str,
                 outcome: &str,
                 now_ms: i64,
             ) -> Result<bool, StoreError> {
                 let changed = sqlx::query(
                     "UPDATE payment_requests SET status = $2, outcome = $3, updated_at_ms = $4
-                     WHERE request_id = $1 AND status NOT IN ('paid', 'creating') AND status <> $2",
+                     WHERE request_id = $1 AND links = $5 AND status NOT IN ('paid', 'creating') AND status <> $2",
                 )
                 .bind(request_id)
                 .bind(status)
                 .bind(outcome)
                 .bind(now_ms)
+                .bind(link)
                 .execute(&self.pool)
                 .await
                 .map_err(StoreError::db("settling a payment request"))?

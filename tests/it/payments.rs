@@ -806,9 +806,9 @@ receiver = "support"
             )
         }
     };
-    let command = |user: &str, roles: &[&str]| {
+    let command = |user: &str, roles: &[&str], id: &str| {
         json!({
-            "id": format!("13000000000000000{}", user.len()), "application_id": "1200000000000000001", "type": 2,
+            "id": id, "application_id": "1200000000000000001", "type": 2,
             "token": format!("ctoken-{user}"), "version": 1, "channel_id": "123456789012345678",
             "member": { "user": { "id": user, "username": "alice" }, "roles": roles },
             "data": { "id": "1", "name": "stripe", "type": 1, "options": [{ "type": 1, "name": "pay", "options": [
@@ -821,7 +821,7 @@ receiver = "support"
         .to_string()
     };
     // Someone without the role: told privately, no Stripe call.
-    let (status, deferred) = send(command("7", &[])).await;
+    let (status, deferred) = send(command("7", &[], "1300000000000000001")).await;
     assert_eq!((status, deferred["type"].clone()), (200, json!(5)));
     let refused = eventually(20, "the refusal", || async {
         discord.state.posts("original").into_iter().next()
@@ -834,7 +834,12 @@ receiver = "support"
     );
     assert!(sessions(&stripe).is_empty());
 
-    let (status, deferred) = send(command("42", &["900000000000000001"])).await;
+    let (status, deferred) = send(command(
+        "42",
+        &["900000000000000001"],
+        "1300000000000000002",
+    ))
+    .await;
     assert_eq!(
         (status, deferred["data"]["flags"].clone()),
         (200, json!(64))
@@ -902,6 +907,64 @@ receiver = "support"
         text_of(&edit.body).contains("Paid ✅ · ¥5,000 JPY · Room 12"),
         "{}",
         edit.body
+    );
+
+    // A second request expires unpaid.
+    let (status, _) = send(command(
+        "42",
+        &["900000000000000001"],
+        "1300000000000000003",
+    ))
+    .await;
+    assert_eq!(status, 200);
+    let question = eventually(20, "the second question", || async {
+        discord.state.posts("original").into_iter().nth(2)
+    })
+    .await;
+    let create = question.body["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut second = component.clone();
+    second["id"] = json!("1100000000000000010");
+    second["data"]["custom_id"] = json!(create);
+    send(second.to_string()).await;
+    eventually(20, "the second session", || async {
+        (sessions(&stripe).len() == 2).then_some(())
+    })
+    .await;
+    // Its card is out before Stripe's word about it is sent.
+    eventually(20, "the second card", || async {
+        discord
+            .state
+            .posts("create")
+            .into_iter()
+            .filter(|c| text_of(&c.body).contains("Payment requested"))
+            .nth(1)
+    })
+    .await;
+    let event = session_event(
+        &stripe,
+        "cs_test_fake2",
+        "checkout.session.expired",
+        expired,
+    );
+    assert_eq!(
+        app.post_event("/webhooks/stripe", &event, SECRET).await.0,
+        200
+    );
+    let edit = eventually(20, "the second card edited to Expired", || async {
+        discord
+            .state
+            .posts("edit")
+            .into_iter()
+            .find(|e| text_of(&e.body).contains("Expired"))
+    })
+    .await;
+    let shown = text_of(&edit.body);
+    assert!(
+        shown.contains("New link") && shown.contains("https://buy.stripe.com/r/test_recovery_1"),
+        "{shown}"
     );
 }
 
@@ -1025,7 +1088,7 @@ receiver = "group"
         card.body
     );
     // The same message delivered again (Telegram's retry): no second session.
-    assert_eq!(update(message).await, 200);
+    assert_eq!(update(message.clone()).await, 200);
     eventually(20, "the retry answered", || async {
         telegram
             .state
@@ -1055,6 +1118,91 @@ receiver = "group"
     })
     .await;
     assert!(text_of(&edit.body).contains("New link"), "{}", edit.body);
+
+    // A second request paid by a bank debit: processing, then paid.
+    let mut second = message.clone();
+    second["update_id"] = json!(7003);
+    second["message"]["message_id"] = json!(57);
+    second["message"]["text"] = json!("/pay@stripe_chatops_bot 20 EUR Deposit 2");
+    assert_eq!(update(second).await, 200);
+    let question = eventually(20, "the second question", || async {
+        telegram
+            .state
+            .posts("sendMessage")
+            .into_iter()
+            .find(|m| text_of(&m.body).contains("Request €20.00 EUR?"))
+    })
+    .await;
+    let create = question.body["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut press = callback("cb-2");
+    press["callback_query"]["data"] = json!(create);
+    assert_eq!(update(press).await, 200);
+    eventually(20, "the second session", || async {
+        (sessions(&stripe).len() == 2).then_some(())
+    })
+    .await;
+    eventually(20, "the second card", || async {
+        telegram
+            .state
+            .posts("sendMessage")
+            .into_iter()
+            .filter(|m| text_of(&m.body).contains("Payment requested"))
+            .nth(1)
+    })
+    .await;
+    let event = session_event(
+        &stripe,
+        "cs_test_fake2",
+        "checkout.session.completed",
+        |s| {
+            paid(s);
+            s["payment_status"] = json!("unpaid");
+        },
+    );
+    assert_eq!(
+        app.post_event("/webhooks/stripe", &event, SECRET).await.0,
+        200
+    );
+    eventually(20, "the card edited to processing", || async {
+        telegram
+            .state
+            .posts("editMessageText")
+            .into_iter()
+            .find(|e| text_of(&e.body).contains("payment processing"))
+    })
+    .await;
+    let event = session_event(
+        &stripe,
+        "cs_test_fake2",
+        "checkout.session.async_payment_succeeded",
+        paid,
+    );
+    assert_eq!(
+        app.post_event("/webhooks/stripe", &event, SECRET).await.0,
+        200
+    );
+    let edit = eventually(20, "the card edited to Paid", || async {
+        telegram
+            .state
+            .posts("editMessageText")
+            .into_iter()
+            .find(|e| text_of(&e.body).contains("Paid ✅"))
+    })
+    .await;
+    assert!(
+        text_of(&edit.body).contains("€20.00 EUR · Deposit 2"),
+        "{}",
+        edit.body
+    );
+    let rows = app.state.store.payment_requests(10).await.unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r.status == "paid" && r.amount_minor == 2000),
+        "{rows:#?}"
+    );
 }
 
 #[tokio::test]

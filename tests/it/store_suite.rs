@@ -364,13 +364,13 @@ async fn payment_requests_are_recorded_once_and_each_link_claimed_once() {
         // Expired, then link 2, then paid; paid stays paid.
         assert!(
             store
-                .settle_request("req_abc", "expired", "expired", 90_000)
+                .settle_request("req_abc", 1, "expired", "expired", 90_000)
                 .await
                 .unwrap()
         );
         assert!(
             !store
-                .settle_request("req_abc", "expired", "expired", 90_001)
+                .settle_request("req_abc", 1, "expired", "expired", 90_001)
                 .await
                 .unwrap(),
             "once: {backend:?}"
@@ -389,15 +389,23 @@ async fn payment_requests_are_recorded_once_and_each_link_claimed_once() {
             )
             .await
             .unwrap();
+        // A late word about link 1 does not count once link 2 exists.
+        assert!(
+            !store
+                .settle_request("req_abc", 1, "expired", "late", 91_500)
+                .await
+                .unwrap(),
+            "{backend:?}"
+        );
         assert!(
             store
-                .settle_request("req_abc", "paid", "paid", 92_000)
+                .settle_request("req_abc", 2, "paid", "paid", 92_000)
                 .await
                 .unwrap()
         );
         assert!(
             !store
-                .settle_request("req_abc", "expired", "late", 93_000)
+                .settle_request("req_abc", 1, "expired", "late", 93_000)
                 .await
                 .unwrap(),
             "{backend:?}"
