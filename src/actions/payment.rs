@@ -523,19 +523,19 @@ impl Actions {
             }
             return LookupAnswer::Card(Box::new(question(config, &request, key.expose())));
         }
-        LookupAnswer::Text(
-            self.create_first_link(config, &request, (platform, &ask.user_id))
-                .await,
-        )
+        let said = self
+            .create_first_link(config, &request, (platform, &ask.user_id))
+            .await;
+        LookupAnswer::Text(said.unwrap_or_else(|why| why))
     }
 
-    /// Makes a request's first link and says how it went.
+    /// Makes a request's first link and says how it went (`Err`: no link).
     async fn create_first_link(
         &self,
         config: &Config,
         request: &PaymentRequest,
         who: (&str, &str),
-    ) -> String {
+    ) -> Result<String, String> {
         let maker = LinkMaker {
             config,
             store: self.store.as_ref(),
@@ -555,13 +555,13 @@ impl Actions {
                 )
                 .await;
                 self.metrics.payment_request(who.0, "created");
-                format!(
+                Ok(format!(
                     "Payment link created for {} ({}); its card is posted to {}. Link: {}",
                     amount_of(request),
                     request.description,
                     request.receiver,
                     made.url
-                )
+                ))
             }
             Err(not) => {
                 self.metrics.payment_request(who.0, not.audit);
@@ -575,7 +575,7 @@ impl Actions {
                     not.request_id.clone(),
                 )
                 .await;
-                not.sentence
+                Err(not.sentence)
             }
         }
     }
@@ -636,9 +636,8 @@ impl Actions {
         {
             return Err("You are no longer allowed to request payments.".to_owned());
         }
-        Ok(self
-            .create_first_link(config, &request, (platform.name(), user_id))
-            .await)
+        self.create_first_link(config, &request, (platform.name(), user_id))
+            .await
     }
 
     /// An audit row of a refused ask (no request recorded).

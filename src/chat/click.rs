@@ -106,6 +106,12 @@ impl<'a> Press<'a> {
         Self::Button(data)
     }
 
+    /// Whether it answers a payment request's private question (its
+    /// answer then takes the question's place).
+    pub fn answers_request(&self) -> bool {
+        matches!(self, Self::CreateLink(_) | Self::CancelRequest(_))
+    }
+
     /// The token the press is about.
     pub fn token(&self) -> &'a str {
         match self {

@@ -47,6 +47,7 @@ signing_secret = "{SIGNING_SECRET}"
 slack_users = ["U_ALICE"]
 [roles.support]
 slack_users = ["U_BOB"]
+{FAST}
 {extra}
 [[receivers]]
 name = "support"
@@ -62,6 +63,11 @@ receiver = "support"
         Some(clock) => start_app_with_clock(database, &text, clock).await,
         None => start_app_with_config(database, &text).await,
     };
+    // A request's whole life in seconds: Slack's per-channel pace is not what is tested.
+    slack
+        .state
+        .unlimited
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     (app, slack, stripe)
 }
 
@@ -246,6 +252,10 @@ async fn slack_pay_asks_first_then_makes_one_session_and_posts_the_card() {
     // Only the asker may confirm it.
     assert_eq!(press(&app, &slack, "U_BOB", &create).await, 200);
     let refused = answer(&slack, "U_BOB", 1).await;
+    assert_eq!(
+        refused["replace_original"], false,
+        "a refusal leaves the question"
+    );
     assert!(
         refused["text"]
             .as_str()
@@ -255,6 +265,10 @@ async fn slack_pay_asks_first_then_makes_one_session_and_posts_the_card() {
 
     assert_eq!(press(&app, &slack, "U_ALICE", &create).await, 200);
     let done = answer(&slack, "U_ALICE", 2).await;
+    assert_eq!(
+        done["replace_original"], true,
+        "the link replaces the question"
+    );
     let done = done["text"].as_str().unwrap().to_owned();
     assert!(
         done.starts_with("Payment link created for €49.99 EUR"),
@@ -771,6 +785,7 @@ api_base_url = "{stripe}"
 bot_token = "{token}"
 api_base_url = "{base}"
 public_key = "{public}"
+{FAST}
 [roles.finance]
 discord_roles = ["900000000000000001"]
 [[receivers]]
@@ -785,6 +800,11 @@ receiver = "support"
         base = discord.base_url(),
     );
     let app = start_app_with_config(database, &text).await;
+    // Two requests' lives in seconds: a channel's 5 messages per 5 s is not what is tested.
+    discord
+        .state
+        .unlimited
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     let send = |body: String| {
         let (app, key) = (&app, &key);
         async move {
@@ -880,6 +900,15 @@ receiver = "support"
         made[0]["form"]["line_items[0][price_data][unit_amount]"],
         "5000"
     );
+    // The answer takes the private question's place.
+    eventually(20, "the question replaced", || async {
+        discord
+            .state
+            .posts("original")
+            .into_iter()
+            .find(|o| text_of(&o.body).contains("Payment link created for ¥5,000 JPY"))
+    })
+    .await;
     let card = eventually(20, "the card on Discord", || async {
         discord.state.posts("create").into_iter().next()
     })
@@ -918,7 +947,12 @@ receiver = "support"
     .await;
     assert_eq!(status, 200);
     let question = eventually(20, "the second question", || async {
-        discord.state.posts("original").into_iter().nth(2)
+        discord
+            .state
+            .posts("original")
+            .into_iter()
+            .filter(|o| text_of(&o.body).contains("Request ¥5,000 JPY?"))
+            .nth(1)
     })
     .await;
     let create = question.body["components"][0]["components"][0]["custom_id"]
@@ -990,6 +1024,7 @@ api_base_url = "{base}"
 webhook_secret_token = "{TELEGRAM_SECRET}"
 [roles.finance]
 telegram_users = [42]
+{FAST}
 [[receivers]]
 name = "group"
 telegram = {{ chat_id = -1001234567890 }}
@@ -1002,6 +1037,11 @@ receiver = "group"
         base = telegram.base_url(),
     );
     let app = start_app_with_config(database, &text).await;
+    // Two requests' lives in seconds: a group's 20 messages a minute is not what is tested.
+    telegram
+        .state
+        .unlimited
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     let update = |body: Value| {
         let app = &app;
         async move {
@@ -1073,6 +1113,17 @@ receiver = "group"
             .starts_with("Payment link created for €49.99 EUR"),
         "{}",
         toast.body
+    );
+    let replaced = eventually(20, "the question replaced", || async {
+        telegram.state.posts("editMessageText").into_iter().next()
+    })
+    .await;
+    assert_eq!(replaced.body["message_id"], json!(56));
+    assert!(replaced.body["reply_markup"].is_null(), "{}", replaced.body);
+    assert!(
+        text_of(&replaced.body).contains("Payment link created"),
+        "{}",
+        replaced.body
     );
     let card = eventually(20, "the card in the group", || async {
         telegram
@@ -1258,16 +1309,9 @@ async fn an_unpaid_request_is_followed_up_and_its_expired_link_renewed_from_the_
     let (app, slack, stripe) = slack_app_on(
         Some(clock.clone()),
         STRIPE_KEY,
-        &format!(
-            "[actions.request_payment]\nconfirm = false\n[reminders.unpaid]\nreceivers = [\"support\"]\nafter = [\"2h\", \"24h\", \"48h\"]\n{FAST}"
-        ),
+        "[actions.request_payment]\nconfirm = false\n[reminders.unpaid]\nreceivers = [\"support\"]\nafter = [\"2h\", \"24h\", \"48h\"]",
     )
     .await;
-    // Days pass in seconds here: Slack's per-channel pace is not what is tested.
-    slack
-        .state
-        .unlimited
-        .store(true, std::sync::atomic::Ordering::Relaxed);
     assert_eq!(
         slash(
             &app,

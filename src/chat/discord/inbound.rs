@@ -20,7 +20,7 @@ use serenity::interactions_endpoint::Verifier;
 use serenity::model::id::ApplicationId;
 
 use crate::chat::{
-    Click, ClickHandler, ClickOutcome, LookupAnswer, LookupQuery, PaymentAsk, PaymentForm,
+    Click, ClickHandler, ClickOutcome, LookupAnswer, LookupQuery, PaymentAsk, PaymentForm, Press,
 };
 use crate::config::DiscordConfig;
 use crate::platform::Platform;
@@ -126,25 +126,33 @@ pub async fn component(
         ..Click::new(Platform::Discord, &user_id, &handle, data)
     };
     let followup = Followup::of(config, interaction);
+    // A payment request's link made (or the request cancelled) replaces
+    // its private question; a refusal leaves the buttons to try again.
+    let answers_request = Press::parse(data).answers_request();
 
     // The checks run once and are quick: a refusal is answered right away,
     // privately; otherwise the press is acknowledged and goes on after.
     let (verdict, checked) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
+        let mut replace = false;
         let notice = match handler.press(click, false, Some(verdict)).await {
             ClickOutcome::Done(_)
             | ClickOutcome::Asked
             | ClickOutcome::Cancelled
             | ClickOutcome::Answered => None,
-            ClickOutcome::Approved(text)
-            | ClickOutcome::Refused(text)
-            | ClickOutcome::Reported(text) => Some(text),
+            ClickOutcome::Reported(text) => {
+                replace = answers_request;
+                Some(text)
+            }
+            ClickOutcome::Approved(text) | ClickOutcome::Refused(text) => Some(text),
             ClickOutcome::Failed => {
                 Some("Something went wrong on our side; nothing was done. Try again.".to_owned())
             }
         };
-        if let Some(notice) = notice {
-            followup.send(&notice).await;
+        match notice {
+            Some(notice) if replace => followup.answer(&LookupAnswer::Text(notice)).await,
+            Some(notice) => followup.send(&notice).await,
+            None => {}
         }
     });
     match checked.await {

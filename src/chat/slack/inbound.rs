@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use crate::chat::{
-    Click, ClickHandler, ClickOutcome, LookupAnswer, LookupQuery, PaymentAsk, PaymentForm,
+    Click, ClickHandler, ClickOutcome, LookupAnswer, LookupQuery, PaymentAsk, PaymentForm, Press,
 };
 use crate::platform::Platform;
 
@@ -110,15 +110,21 @@ pub fn clicks(payload: &Value) -> (Vec<Click>, Option<String>) {
 
 /// Runs a click after the acknowledgement; a notice goes to `response_url`.
 pub async fn run_click(handler: Arc<dyn ClickHandler>, click: Click, response_url: Option<String>) {
+    // A payment request's link made (or the request cancelled) replaces
+    // its private question; a refusal leaves the buttons to try again.
+    let answers_request = Press::parse(&click.token).answers_request();
+    let mut replace = false;
     // Slack's own confirm dialog already asked; "Assign…" still picks on the card.
     let notice = match handler.press(click, true, None).await {
         ClickOutcome::Done(_)
         | ClickOutcome::Asked
         | ClickOutcome::Cancelled
         | ClickOutcome::Answered => return,
-        ClickOutcome::Refused(text)
-        | ClickOutcome::Approved(text)
-        | ClickOutcome::Reported(text) => text,
+        ClickOutcome::Reported(text) => {
+            replace = answers_request;
+            text
+        }
+        ClickOutcome::Refused(text) | ClickOutcome::Approved(text) => text,
         ClickOutcome::Failed => {
             "Something went wrong on our side; nothing was done. Try again.".to_owned()
         }
@@ -126,7 +132,7 @@ pub async fn run_click(handler: Arc<dyn ClickHandler>, click: Click, response_ur
     let Some(url) = response_url else {
         return;
     };
-    let body = json!({ "response_type": "ephemeral", "replace_original": false, "text": notice });
+    let body = json!({ "response_type": "ephemeral", "replace_original": replace, "text": notice });
     if let Err(error) = reqwest::Client::new().post(&url).json(&body).send().await {
         tracing::warn!(error = %error.without_url(), "cannot send a private notice to Slack");
     }

@@ -178,7 +178,28 @@ pub async fn handle_update(handler: &dyn ClickHandler, bot: &teloxide::Bot, upda
         .or(query["from"]["first_name"].as_str())
         .map_or_else(|| user.to_string(), str::to_owned);
     let click = Click::new(Platform::Telegram, &user.to_string(), &handle, data);
-    let answer = match handler.press(click, false, None).await {
+    let answers_request = crate::chat::Press::parse(data).answers_request();
+    let outcome = handler.press(click, false, None).await;
+    // A payment request's link made (or the request cancelled) replaces its
+    // question, buttons and all; a refusal leaves them to try again.
+    if let (ClickOutcome::Reported(text), true) = (&outcome, answers_request)
+        && let (Some(chat), Some(message)) = (
+            query["message"]["chat"]["id"].as_i64(),
+            query["message"]["message_id"].as_i64(),
+        )
+    {
+        let edited = bot
+            .edit_message_text(
+                teloxide::types::ChatId(chat),
+                teloxide::types::MessageId(message as i32),
+                text.clone(),
+            )
+            .await;
+        if let Err(error) = edited {
+            tracing::warn!(error = %error, "cannot replace a payment request's question on Telegram");
+        }
+    }
+    let answer = match outcome {
         ClickOutcome::Done(outcome) | ClickOutcome::Reported(outcome) => (outcome, false),
         ClickOutcome::Asked => ("Choose on the card.".to_owned(), false),
         ClickOutcome::Cancelled => ("Cancelled; nothing was done.".to_owned(), false),
