@@ -219,8 +219,81 @@ async fn prism_accepts_every_card_under_discords_openapi_spec() {
             .send()
             .await;
     }
+    // A payment request: its private question (the deferred reply edited
+    // into it), and its "Payment requested" card in the channel.
+    let config = stripe_chatops::config::load_str(
+        "[stripe]\nwebhook_secrets = [\"whsec_0123456789abcdef\"]\n[discord]\nbot_token = \"peer-test-token\"\n[[receivers]]\nname = \"support\"\ndiscord = { channel_id = \"123456789012345678\" }\n[route]\nreceiver = \"support\"\n",
+        &stripe_chatops::config::Environment::fixed([]),
+    )
+    .unwrap();
+    let request = stripe_chatops::store::PaymentRequest {
+        request_id: "req_0123456789abcdef01234567".into(),
+        platform: "discord".into(),
+        asker: "discord:42".into(),
+        asker_name: "@alice".into(),
+        receiver: "support".into(),
+        account: "default".into(),
+        amount_minor: 5000,
+        currency: "jpy".into(),
+        description: "Room 12".into(),
+        customer: Some("jenny@example.com".into()),
+        ttl_secs: 86_400,
+        status: "pending".into(),
+        links: 0,
+        session_id: None,
+        url: None,
+        outcome: None,
+        created_at_ms: 0,
+        updated_at_ms: 0,
+    };
+    let question = stripe_chatops::actions::payment::question(&config, &request, "sk_test_x");
+    let _ = http
+        .patch(format!(
+            "{api}/webhooks/1200000000000000001/ptoken/messages/@original"
+        ))
+        .json(&stripe_chatops::chat::discord::inbound::lookup_body(
+            &stripe_chatops::chat::LookupAnswer::Card(Box::new(question)),
+        ))
+        .send()
+        .await;
+    let session = json!({
+        "id": "cs_test_peer1", "object": "checkout.session", "amount_total": 5000, "currency": "jpy",
+        "url": "https://checkout.stripe.com/c/pay/cs_test_peer1", "expires_at": now() + 86_000,
+        "customer_email": "jenny@example.com", "status": "open", "payment_status": "unpaid", "mode": "payment",
+        "livemode": false, "metadata": { "stripe_chatops_request": request.request_id, "stripe_chatops_link": "1",
+            "stripe_chatops_receiver": "support", "stripe_chatops_asked_by": "@alice", "stripe_chatops_for": "Room 12" }
+    });
+    let requested = stripe_chatops::actions::payment::link_event(&request, 1, &session);
+    let view = stripe_chatops::event::EventView::from_payload(
+        &requested.payload,
+        &requested.event_id,
+        "default",
+    )
+    .unwrap();
+    let card = stripe_chatops::render::card_for(
+        &templates,
+        &view,
+        &Default::default(),
+        None,
+        "Acme",
+        now(),
+    )
+    .unwrap();
+    assert!(
+        card.title.starts_with("💳 Payment requested"),
+        "{}",
+        card.title
+    );
+    let message = Outbound {
+        payload: payload(Platform::Discord, &card),
+        card: &card,
+        idempotency_key: "peer-request".into(),
+        reply_to: None,
+        linked: false,
+    };
+    let _ = discord.post(&destination, &message).await;
     let statuses = seen.lock().unwrap().clone();
-    assert_eq!(statuses.len(), types.len() + 6);
+    assert_eq!(statuses.len(), types.len() + 8);
     for ((path, status), event_type) in statuses.iter().zip(types.iter().chain(&[
         "history",
         "linked",
@@ -228,6 +301,8 @@ async fn prism_accepts_every_card_under_discords_openapi_spec() {
         "/stripe command",
         "look-up card",
         "look-up sentence",
+        "payment request question",
+        "payment requested card",
     ])) {
         assert_eq!(*status, 200, "{event_type}: Prism refused {path}");
     }
