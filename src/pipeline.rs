@@ -57,9 +57,7 @@ pub fn routing_for(
     // A payment request's own "requested" event goes to its card's receiver
     // only; its sessions' Stripe events go there as well as where routes say.
     let request_receiver = view
-        .checkout
-        .as_ref()
-        .and_then(|c| c.request.as_ref())
+        .payment_request()
         .and_then(|r| r.receiver.as_deref())
         .filter(|name| config.receivers.contains_key(*name));
     let routed = if view.event_type == crate::event::PAYMENT_REQUESTED {
@@ -194,7 +192,7 @@ async fn settle_payment_requests(
             at_ms: now,
             platform: platform.to_owned(),
             user_id: user.to_owned(),
-            action: "request_payment".to_owned(),
+            action: crate::config::ActionKind::RequestPayment.name().to_owned(),
             event_id: Some(stored.event.event_id.clone()),
             object_id: Some(session.clone()),
             outcome: status.to_owned(),

@@ -34,6 +34,7 @@ use crate::event::{DEFAULT_ACCOUNT, PAYMENT_REQUESTED};
 use crate::platform::Platform;
 use crate::render::Card;
 use crate::render::card::{Action as CardAction, ButtonStyle, Field, Severity};
+use crate::secret::Secret;
 use crate::store::{AuditEntry, NewEvent, PaymentRequest, Store, StoreError, now_ms};
 use crate::stripe::api::{StripeClient, is_live_key};
 
@@ -203,18 +204,7 @@ impl LinkMaker<'_> {
                 "Something went wrong on our side; nothing was asked of Stripe. Try again.",
             )
         };
-        let key = self
-            .config
-            .endpoint(&request.account)
-            .and_then(|e| e.api_key.clone())
-            .ok_or_else(|| {
-                NotMade::refused("Payment requests need a Stripe API key: set [stripe] api_key.")
-            })?;
-        if is_live_key(key.expose()) && !self.config.payments.allow_live {
-            return Err(NotMade::refused(
-                "The bot's Stripe key is a live key, and payment requests are for test mode until an admin sets [payments] allow_live = true.",
-            ));
-        }
+        let key = link_key(self.config, &request.account).map_err(NotMade::refused)?;
         let now = now_ms();
         if !self
             .store
@@ -243,7 +233,7 @@ impl LinkMaker<'_> {
         let answer = self
             .stripe
             .post(
-                &key,
+                key,
                 "/v1/checkout/sessions",
                 &params,
                 &idempotency_key(&request.request_id, link),
@@ -295,6 +285,21 @@ impl LinkMaker<'_> {
             request_id: response.request_id,
         })
     }
+}
+
+/// The key links of `account` are made with: its API key, unless it is a
+/// live key and `[payments] allow_live` is off. The error is the sentence.
+fn link_key<'a>(config: &'a Config, account: &str) -> Result<&'a Secret, &'static str> {
+    let key = config
+        .endpoint(account)
+        .and_then(|e| e.api_key.as_ref())
+        .ok_or("Payment requests need a Stripe API key: set [stripe] api_key.")?;
+    if is_live_key(key.expose()) && !config.payments.allow_live {
+        return Err(
+            "The bot's Stripe key is a live key, and payment requests are for test mode until an admin sets [payments] allow_live = true.",
+        );
+    }
+    Ok(key)
 }
 
 /// What a claim that failed means to the asker.
@@ -384,13 +389,26 @@ pub async fn audit_request(
     session: Option<&str>,
     stripe_request_id: Option<String>,
 ) {
+    let object = session.unwrap_or(&request.request_id);
+    append_audit(store, who, outcome, detail, Some(object), stripe_request_id).await;
+}
+
+/// Appends one `request_payment` audit row (a failure to do so is logged).
+async fn append_audit(
+    store: &dyn Store,
+    (platform, user_id): (&str, &str),
+    outcome: &str,
+    detail: String,
+    object_id: Option<&str>,
+    stripe_request_id: Option<String>,
+) {
     let entry = AuditEntry {
         at_ms: now_ms(),
-        platform: who.0.to_owned(),
-        user_id: who.1.to_owned(),
+        platform: platform.to_owned(),
+        user_id: user_id.to_owned(),
         action: ActionKind::RequestPayment.name().to_owned(),
         event_id: None,
-        object_id: Some(session.unwrap_or(&request.request_id).to_owned()),
+        object_id: object_id.map(str::to_owned),
         outcome: outcome.to_owned(),
         detail: Some(detail),
         stripe_request_id,
@@ -426,25 +444,21 @@ impl Actions {
                 description,
                 customer,
                 expires,
-            } => parse_fields(amount, currency, description, customer, expires),
+            } => parse_fields(amount, currency, description, customer, expires)
+                .map_err(|(_, why)| why),
         };
         let draft = match draft {
             Ok(draft) => draft,
             Err(sentence) => return LookupAnswer::Text(sentence),
         };
         let account = DEFAULT_ACCOUNT;
-        let Some(key) = config.endpoint(account).and_then(|e| e.api_key.as_ref()) else {
-            return LookupAnswer::Text(
-                "Payment requests need a Stripe API key: set [stripe] api_key.".to_owned(),
-            );
+        let key = match link_key(config, account) {
+            Ok(key) => key,
+            Err(why) => {
+                self.audit_ask(&ask, "refused", why).await;
+                return LookupAnswer::Text(why.to_owned());
+            }
         };
-        if is_live_key(key.expose()) && !config.payments.allow_live {
-            self.audit_ask(&ask, "refused", "live key without [payments] allow_live")
-                .await;
-            return LookupAnswer::Text(
-                "The bot's Stripe key is a live key, and payment requests are for test mode until an admin sets [payments] allow_live = true.".to_owned(),
-            );
-        }
         let Some(receiver) = receiver_for(config, ask.platform, ask.channel.as_deref()) else {
             let names: Vec<String> = config
                 .receivers
@@ -642,20 +656,16 @@ impl Actions {
 
     /// An audit row of a refused ask (no request recorded).
     async fn audit_ask(&self, ask: &PaymentAsk, outcome: &str, detail: &str) {
-        let entry = AuditEntry {
-            at_ms: now_ms(),
-            platform: ask.platform.name().to_owned(),
-            user_id: ask.user_id.clone(),
-            action: ActionKind::RequestPayment.name().to_owned(),
-            event_id: None,
-            object_id: None,
-            outcome: outcome.to_owned(),
-            detail: Some(detail.to_owned()),
-            stripe_request_id: None,
-        };
-        if let Err(error) = self.store.append_audit(&entry).await {
-            tracing::error!(error = %crate::telemetry::chain(&error), "cannot append to the audit log");
-        }
+        let who = (ask.platform.name(), ask.user_id.as_str());
+        append_audit(
+            self.store.as_ref(),
+            who,
+            outcome,
+            detail.to_owned(),
+            None,
+            None,
+        )
+        .await;
     }
 }
 
@@ -750,13 +760,7 @@ impl super::kinds::Action for NewLink {
                 request_id,
             }
         };
-        let Some(request_id) = ctx
-            .view
-            .checkout
-            .as_ref()
-            .and_then(|c| c.request.as_ref())
-            .map(|r| r.id.clone())
-        else {
+        let Some(request_id) = ctx.view.payment_request().map(|r| r.id.clone()) else {
             return outcome(
                 format!("New link by {who} failed: this card is not about a payment request"),
                 "failed",

@@ -119,17 +119,12 @@ fn is_unpaid(view: &EventView, phase: &Phase) -> bool {
                     .is_none_or(|s| s == "open")
         }
         // A payment request stays unpaid money after its link expired.
-        ObjectKind::CheckoutSession if is_request(view) => {
+        ObjectKind::CheckoutSession if view.payment_request().is_some() => {
             matches!(phase.state, "payment_failed" | "open" | "expired")
         }
         ObjectKind::CheckoutSession => matches!(phase.state, "payment_failed" | "open"),
         _ => false,
     }
-}
-
-/// Whether a case is a payment request from chat.
-fn is_request(view: &EventView) -> bool {
-    view.checkout.as_ref().is_some_and(|c| c.request.is_some())
 }
 
 /// The next countdown edit after `now_secs`: on a boundary of `every`
@@ -179,7 +174,7 @@ impl Deliverer {
         let now = self.clock.now_ms();
         // An expired shop session is over; an expired payment request is
         // still money someone asked for (its follow-ups offer a new link).
-        if phase.settled || (phase.state == "expired" && !is_request(head)) {
+        if phase.settled || (phase.state == "expired" && head.payment_request().is_none()) {
             // Only a case that stood where jobs are made can have any.
             if previous.is_some_and(|state| SCHEDULING_STATES.contains(&state)) {
                 let reason = format!("the {} is {}", phase.noun, phase.label);
@@ -538,13 +533,13 @@ impl Deliverer {
                     customer: customer.as_deref(),
                     step,
                     of,
-                    after: if is_request(&view) {
+                    after: if view.payment_request().is_some() {
                         "the request"
                     } else {
                         "the failure"
                     },
                     offer_dunning: view.kind == ObjectKind::Invoice,
-                    offer_new_link: is_request(&view)
+                    offer_new_link: view.payment_request().is_some()
                         && matches!(phase.state, "expired" | "payment_failed"),
                     abandoned: last.then_some(hand_off),
                     late,

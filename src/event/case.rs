@@ -119,7 +119,7 @@ pub fn case_ids(view: &EventView) -> Vec<String> {
         }
         ObjectKind::CheckoutSession => {
             // Every link of a payment request is one case, named after the request.
-            if let Some(request) = view.checkout.as_ref().and_then(|c| c.request.as_ref()) {
+            if let Some(request) = view.payment_request() {
                 ids.insert(0, request.id.clone());
             }
         }
@@ -172,7 +172,7 @@ pub fn phase(view: &EventView) -> Phase {
 pub const LINK_RANK_STEP: u16 = 100;
 
 fn checkout_phase(event_type: &str, view: &EventView) -> Phase {
-    let request = view.checkout.as_ref().and_then(|c| c.request.as_ref());
+    let request = view.payment_request();
     let noun = if request.is_some() {
         "payment request"
     } else {
@@ -388,11 +388,7 @@ pub fn history_line(view: &EventView, change: Change, head: &Phase) -> String {
     if view.event_type == super::PAYMENT_REQUESTED
         && let Some(url) = view.checkout.as_ref().and_then(|c| c.url.as_deref())
     {
-        let link = view
-            .checkout
-            .as_ref()
-            .and_then(|c| c.request.as_ref())
-            .map_or(1, |r| r.link);
+        let link = view.payment_request().map_or(1, |r| r.link);
         line.push_str(&format!(" · link {link}: {url}"));
     }
     if change == Change::Kept && phase.state != head.state {

@@ -149,6 +149,11 @@ pub const STRIPE_CURRENCIES: &[&str] = &[
     "VUV", "WST", "XAF", "XCD", "XOF", "XPF", "YER", "ZAR", "ZMW",
 ];
 
+/// Whether `code` (any case) is a currency Stripe charges in.
+pub fn is_stripe_currency(code: &str) -> bool {
+    Currency::parse(code.trim()).is_some_and(|c| STRIPE_CURRENCIES.contains(&c.code()))
+}
+
 /// Currencies Stripe takes with two decimals but charges in whole units
 /// only (`PLATFORMS.md` §B): the decimals must be zero.
 const WHOLE_UNITS_ONLY: &[&str] = &["ISK", "UGX"];
@@ -161,9 +166,8 @@ impl Money {
     /// units, more than zero, at most 8 digits (12 for IDR). The error is
     /// the sentence to answer with.
     pub fn parse_major(text: &str, currency: &str) -> Result<Self, String> {
-        let code = currency.trim().to_ascii_uppercase();
-        let currency = Currency::parse(&code)
-            .filter(|c| STRIPE_CURRENCIES.contains(&c.code()))
+        let currency = Currency::parse(currency.trim())
+            .filter(|c| is_stripe_currency(c.code()))
             .ok_or_else(|| {
                 format!("{currency:?} is not a currency Stripe charges in (e.g. USD, EUR, JPY).")
             })?;

@@ -164,30 +164,64 @@ pub fn parse_text(text: &str) -> Result<Draft, String> {
             words.pop();
         }
     }
-    draft(&amount, &currency, &words.join(" "), payer, ttl)
+    draft(&amount, &currency, &words.join(" "), payer, ttl).map_err(|(_, why)| why)
 }
 
-/// Reads a form's fields. The error is the sentence to answer with.
+/// A field of the payment request form, as a refusal names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormField {
+    /// The amount.
+    Amount,
+    /// The currency.
+    Currency,
+    /// What it is for.
+    Description,
+    /// The customer.
+    Customer,
+    /// How long the link is payable.
+    Expires,
+}
+
+impl FormField {
+    /// Its name in the form (the Slack modal's `block_id`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Amount => "amount",
+            Self::Currency => "currency",
+            Self::Description => "description",
+            Self::Customer => "customer",
+            Self::Expires => "expires",
+        }
+    }
+}
+
+/// Reads a form's fields. The error names the field and is the sentence to
+/// answer with.
 pub fn parse_fields(
     amount: &str,
     currency: &str,
     description: &str,
     customer: &str,
     expires: &str,
-) -> Result<Draft, String> {
+) -> Result<Draft, (FormField, String)> {
     let payer = match customer.trim() {
         "" => None,
         given => Some(Payer::parse(given).ok_or_else(|| {
-            format!("{given:?} is neither a customer id (cus_…) nor an e-mail address.")
+            (
+                FormField::Customer,
+                format!("{given:?} is neither a customer id (cus_…) nor an e-mail address."),
+            )
         })?),
     };
-    let ttl =
-        match expires.trim() {
-            "" => None,
-            given => Some(humantime::parse_duration(given).map_err(|_| {
-                format!("{given:?} is not a duration: write it like 30m, 2h or 24h.")
-            })?),
-        };
+    let ttl = match expires.trim() {
+        "" => None,
+        given => Some(humantime::parse_duration(given).map_err(|_| {
+            (
+                FormField::Expires,
+                format!("{given:?} is not a duration: write it like 30m, 2h or 24h."),
+            )
+        })?),
+    };
     draft(amount, currency, description, payer, ttl)
 }
 
@@ -197,26 +231,37 @@ fn draft(
     description: &str,
     payer: Option<Payer>,
     ttl: Option<Duration>,
-) -> Result<Draft, String> {
-    let money = Money::parse_major(amount, currency)?;
+) -> Result<Draft, (FormField, String)> {
+    let money = Money::parse_major(amount, currency).map_err(|error| {
+        let field = if super::money::is_stripe_currency(currency) {
+            FormField::Amount
+        } else {
+            FormField::Currency
+        };
+        (field, error)
+    })?;
     let description = description.trim();
+    let refused = |why: String| Err((FormField::Description, why));
     if description.is_empty() {
-        return Err(format!("Say what the payment is for. {USAGE}"));
+        return refused(format!("Say what the payment is for. {USAGE}"));
     }
     if description.chars().count() > MAX_DESCRIPTION {
-        return Err(format!(
+        return refused(format!(
             "The description is longer than {MAX_DESCRIPTION} characters."
         ));
     }
     if description.chars().any(char::is_control) {
-        return Err("The description must be one line.".to_owned());
+        return refused("The description must be one line.".to_owned());
     }
     if let Some(ttl) = ttl
         && !ttl_in_range(ttl)
     {
-        return Err(format!(
-            "A link can stay payable from 30m to 24h (Stripe's range), not {}.",
-            humantime::format_duration(ttl)
+        return Err((
+            FormField::Expires,
+            format!(
+                "A link can stay payable from 30m to 24h (Stripe's range), not {}.",
+                humantime::format_duration(ttl)
+            ),
         ));
     }
     Ok(Draft {
@@ -260,6 +305,24 @@ mod tests {
     }
 
     #[test]
+    fn a_form_names_its_wrong_field() {
+        let field = |amount: &str, currency: &str| {
+            parse_fields(amount, currency, "Deposit", "", "")
+                .unwrap_err()
+                .0
+        };
+        assert_eq!(field("49.999", "EUR"), FormField::Amount);
+        assert_eq!(field("49.99", "JPY"), FormField::Amount);
+        assert_eq!(field("49.99", "ABC"), FormField::Currency);
+        assert_eq!(
+            parse_fields("10", "usd", "Deposit", "", "48h")
+                .unwrap_err()
+                .0,
+            FormField::Expires
+        );
+    }
+
+    #[test]
     fn bad_commands_get_a_sentence() {
         assert!(parse_text("").unwrap_err().starts_with("Request a payment"));
         assert!(
@@ -294,18 +357,17 @@ mod tests {
         );
         assert!(
             parse_fields("10", "usd", "Deposit", "not-an-email", "")
-                .unwrap_err()
-                .contains("neither")
+                .is_err_and(|(field, why)| field == FormField::Customer && why.contains("neither"))
         );
         assert!(
             parse_fields("10", "usd", "", "", "")
-                .unwrap_err()
-                .contains("what the payment is for")
+                .is_err_and(|(field, why)| field == FormField::Description
+                    && why.contains("what the payment is for"))
         );
         assert!(
-            parse_fields("10", "usd", "Deposit", "", "soon")
-                .unwrap_err()
-                .contains("not a duration")
+            parse_fields("10", "usd", "Deposit", "", "soon").is_err_and(|(field, why)| field
+                == FormField::Expires
+                && why.contains("not a duration"))
         );
     }
 }

@@ -83,6 +83,12 @@ pub struct ViewError {
 }
 
 impl EventView {
+    /// The payment request from chat this event is about, when it is one
+    /// (a Checkout Session the bot made, by its metadata).
+    pub fn payment_request(&self) -> Option<&RequestInfo> {
+        self.checkout.as_ref()?.request.as_ref()
+    }
+
     /// The view of a stored payload (the raw event JSON) of event `event_id`,
     /// received on `account`'s endpoint.
     pub fn from_payload(payload: &str, event_id: &str, account: &str) -> Result<Self, ViewError> {

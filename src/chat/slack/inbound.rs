@@ -335,26 +335,10 @@ pub fn form_errors(ask: &PaymentAsk) -> Option<Value> {
     else {
         return None;
     };
-    let error =
+    let (field, error) =
         crate::event::request::parse_fields(amount, currency, description, customer, expires)
             .err()?;
-    let block = if error.contains("currency") {
-        "currency"
-    } else if error.contains("amount")
-        || error.contains("decimal")
-        || error.contains("units")
-        || error.contains("Stripe takes")
-        || error.contains("zero")
-    {
-        "amount"
-    } else if error.contains("customer") {
-        "customer"
-    } else if error.contains("30m") || error.contains("duration") {
-        "expires"
-    } else {
-        "description"
-    };
-    Some(json!({ "response_action": "errors", "errors": { block: error } }))
+    Some(json!({ "response_action": "errors", "errors": { field.name(): error } }))
 }
 
 /// Opens the payment request form with `views.open` (the `trigger_id` is

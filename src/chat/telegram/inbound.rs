@@ -57,6 +57,19 @@ pub const COMMANDS: [(&str, &str); 10] = [
     ),
 ];
 
+/// A message's command, lower case and without its `@bot` address
+/// (`/Pay@our_bot 10 EUR` → `pay`), and the rest of the text, trimmed.
+fn command_of(text: &str) -> Option<(String, &str)> {
+    let text = text.trim();
+    let (first, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+    let command = first
+        .strip_prefix('/')?
+        .split('@')
+        .next()
+        .unwrap_or_default();
+    Some((command.to_lowercase(), rest.trim()))
+}
+
 /// The payment request a message asks for: `/pay 49.99 EUR Support deposit`
 /// (perhaps addressed: `/pay@our_bot …`), in chat `chat_id`, as message
 /// `message_id` (the same message is the same request).
@@ -67,10 +80,8 @@ pub fn payment_of(
     user_id: i64,
     handle: &str,
 ) -> Option<PaymentAsk> {
-    let mut words = text.trim().splitn(2, char::is_whitespace);
-    let command = words.next()?.strip_prefix('/')?;
-    let command = command.split('@').next().unwrap_or_default();
-    if !command.eq_ignore_ascii_case("pay") {
+    let (command, rest) = command_of(text)?;
+    if command != "pay" {
         return None;
     }
     Some(PaymentAsk {
@@ -80,7 +91,7 @@ pub fn payment_of(
         platform_roles: Vec::new(),
         channel: Some(chat_id.to_string()),
         origin: format!("{chat_id}:{message_id}"),
-        form: PaymentForm::Text(words.next().unwrap_or_default().trim().to_owned()),
+        form: PaymentForm::Text(rest.to_owned()),
         confirmed: false,
     })
 }
@@ -88,18 +99,16 @@ pub fn payment_of(
 /// The look-up a message asks for, when it is one of [`LOOKUP_COMMANDS`]
 /// (perhaps addressed: `/invoice@our_bot in_…`).
 pub fn lookup_of(text: &str, user_id: i64, private: bool) -> Option<LookupQuery> {
-    let mut words = text.split_whitespace();
-    let command = words.next()?.strip_prefix('/')?;
-    let command = command.split('@').next().unwrap_or_default().to_lowercase();
+    let (command, rest) = command_of(text)?;
     if !LOOKUP_COMMANDS.contains(&command.as_str()) {
         return None;
     }
-    let rest: Vec<&str> = words.collect();
+    let rest = rest.split_whitespace().collect::<Vec<_>>().join(" ");
     Some(LookupQuery {
         platform: Platform::Telegram,
         user_id: user_id.to_string(),
         platform_roles: Vec::new(),
-        text: format!("{command} {}", rest.join(" ")).trim().to_owned(),
+        text: format!("{command} {rest}").trim().to_owned(),
         private,
     })
 }
